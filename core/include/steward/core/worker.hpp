@@ -1,0 +1,360 @@
+// A worker: one body run on its own thread, with acknowledged pause, immediate stop,
+// interruptible waits and a cleanup stack that is unwound exactly once on every way out.
+// See docs/lifecycle.md for the state machine and docs/architecture.md for the protocol.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "steward/core/cleanup_stack.hpp"
+#include "steward/core/config.hpp"
+#include "steward/core/expected.hpp"
+#include "steward/core/inplace_function.hpp"
+#include "steward/core/lifecycle.hpp"
+#include "steward/core/time.hpp"
+#include "steward/platform/io.hpp"
+#include "steward/platform/mutex.hpp"
+#include "steward/platform/thread.hpp"
+
+namespace steward {
+
+class worker;
+class worker_context;
+class notifier;
+
+// What a worker body is: a callable taking the context and returning result<void> or void.
+class worker_body {
+ public:
+  constexpr worker_body() noexcept = default;
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, worker_body>>>
+  worker_body(F f) noexcept : m_fn(adapt(f)) {}  // NOLINT(google-explicit-constructor)
+
+  [[nodiscard]] explicit operator bool() const noexcept { return static_cast<bool>(m_fn); }
+  result<void> operator()(worker_context& ctx) { return m_fn(ctx); }
+
+ private:
+  template <class F>
+  static auto adapt(F f) noexcept {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, worker_context&>>) {
+      return [f](worker_context& ctx) mutable -> result<void> {
+        f(ctx);
+        return {};
+      };
+    } else {
+      return f;
+    }
+  }
+  inplace_function<result<void>(worker_context&), config::body_storage_bytes> m_fn;
+};
+
+enum class exit_reason : std::uint8_t {
+  returned,              // the body returned success by itself
+  stopped,               // stop was requested and the body returned (stop_requested or success)
+  stopped_before_start,  // stop won the race against start: the body never ran
+  error,                 // the body returned an error (kept in exit_report::err)
+  exception,             // the body let an exception escape (what() kept in detail)
+  cleanup_failed,        // the body ended cleanly but a release action failed
+};
+
+[[nodiscard]] constexpr bool is_failure(exit_reason r) noexcept {
+  return r == exit_reason::error || r == exit_reason::exception || r == exit_reason::cleanup_failed;
+}
+[[nodiscard]] const char* to_string(exit_reason r) noexcept;
+
+// How one incarnation ended. Trivially copyable; no allocation.
+struct exit_report {
+  std::uint32_t generation{0};
+  exit_reason reason{exit_reason::stopped_before_start};
+  error err{};                               // the body's error, errc::exception, or cleanup_failed
+  cleanup_summary cleanup{};                 // releases run and releases that failed
+  char detail[config::exit_detail_bytes]{};  // an exception's what(), cut to fit
+};
+
+// Told about every exit, on the worker's thread after its cleanup ran and before stop() returns.
+// Must not block for long, allocate, or call control functions on the same worker.
+using exit_hook = void (*)(void* user, const char* worker_name, const exit_report& report) noexcept;
+
+struct worker_config {
+  const char* name{"worker"};     // static text; also the thread's name (15 chars reach the OS)
+  worker_body body{};             // required
+  platform::thread_options thread{};
+  exit_hook on_exit{nullptr};
+  void* on_exit_user{nullptr};
+  duration destroy_timeout{std::chrono::seconds(5)};  // how long the destructor waits for a stop
+};
+
+// Names one incarnation of one worker. Calls through a handle whose incarnation has ended fail
+// with stale_handle and change nothing; a default-constructed handle gives invalid_handle.
+class worker_handle {
+ public:
+  constexpr worker_handle() noexcept = default;
+
+  result<void> pause(duration timeout) const noexcept;
+  result<void> resume() const noexcept;
+  result<exit_report> stop(duration timeout) const noexcept;
+  [[nodiscard]] result<worker_state> state() const noexcept;
+  [[nodiscard]] std::uint32_t generation() const noexcept { return m_generation; }
+  [[nodiscard]] bool is_null() const noexcept { return m_worker == nullptr; }
+
+ private:
+  friend class worker;
+  constexpr worker_handle(worker* w, std::uint32_t gen) noexcept : m_worker(w), m_generation(gen) {}
+  worker* m_worker{nullptr};
+  std::uint32_t m_generation{0};
+};
+
+struct start_info {
+  worker_handle handle;           // the new incarnation
+  platform::thread_report thread; // e.g. whether a real-time policy fell back
+};
+
+class worker {
+ public:
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  // Replaces the configuration. Returns: ok; already_running / stopping while an incarnation
+  // is live; would_deadlock from the worker's own thread.
+  result<void> configure(const worker_config& config) noexcept;
+
+  // Starts a new incarnation (a restart when stopped or failed: the generation advances and
+  // the cleanup stack starts empty). The first start creates the worker's thread; later ones
+  // hand the new incarnation to that thread, which waits parked between incarnations.
+  // Returns: the new handle and what the thread layer applied; or invalid_argument (no body),
+  // already_running / stopping, would_deadlock, or the platform's error (stack_too_small,
+  // permission_denied, resource_exhausted...). On error nothing changes.
+  result<start_info> start() noexcept;
+
+  // Requests a pause and waits until the worker is parked at a safe point.
+  // Returns: ok once parked; timeout (naming the worker) if not parked by then - the request
+  // stays pending and the worker parks at its next safe point unless resume() cancels it;
+  // already_paused; not_running; stopping (stop requested before or during the wait);
+  // exited (the body returned by itself); cancelled (another controller resumed);
+  // would_deadlock from the worker's own thread.
+  result<void> pause(duration timeout) noexcept;
+
+  // Cancels a pending pause or unparks a paused worker. Returns at once: the worker runs again
+  // when the OS schedules it. Returns: ok (also a no-op on a running or starting worker);
+  // not_running; stopping.
+  result<void> resume() noexcept;
+
+  // Requests a stop, wakes the worker from any pause or steward wait, and waits until the
+  // body has returned, the cleanup has run and the thread has left the incarnation for good
+  // (it parks idle, touching nothing of it, until the next start or shutdown).
+  // Returns: the exit report; timeout naming the worker if it did not exit by then (it is
+  // never torn down from outside: call stop() again to keep waiting); would_deadlock from the
+  // worker's own thread. Idle, stopped and failed workers return at once.
+  result<exit_report> stop(duration timeout) noexcept;
+
+  [[nodiscard]] worker_state state() const noexcept;
+  [[nodiscard]] std::uint32_t generation() const noexcept;
+  // A handle to the current incarnation (null if never started).
+  [[nodiscard]] worker_handle handle() const noexcept;
+  [[nodiscard]] const char* name() const noexcept { return m_config.name; }
+  // Returns: the last incarnation's report; not_running if never started; already_running
+  // while an incarnation is live.
+  [[nodiscard]] result<exit_report> last_exit() const noexcept;
+  // True when called from this worker's own thread.
+  [[nodiscard]] bool is_current_thread() const noexcept;
+  [[nodiscard]] std::size_t stack_size() const noexcept { return m_stack_size; }
+  [[nodiscard]] const cleanup_stack_base& cleanup() const noexcept { return m_cleanup; }
+
+ protected:
+  worker(unsigned char* stack, std::size_t stack_size, cleanup_stack_base& cleanup,
+         const worker_config& config) noexcept;
+  ~worker();
+  // Stops (bounded by destroy_timeout), retires and joins the thread; owners call it while the
+  // stack still exists.
+  // A worker that does not exit in time is a contract violation: its memory cannot be freed.
+  void shutdown() noexcept;
+
+ private:
+  friend class worker_context;
+  friend class worker_handle;
+  friend class notifier;
+
+  using ready_fn = bool (*)(void*);
+  struct wait_outcome {
+    bool ended;          // the incarnation being waited on is over (generation moved on)
+    std::uint32_t ctrl;  // the control word seen last
+  };
+
+  // Controller side.
+  result<void> pause_generation(std::uint32_t gen, duration timeout) noexcept;
+  result<void> resume_generation(std::uint32_t gen) noexcept;
+  result<exit_report> stop_generation(std::uint32_t gen, duration timeout) noexcept;
+  result<void> check_generation_locked(std::uint32_t gen) const noexcept;
+  template <class Done>
+  result<wait_outcome> wait_for_worker(std::uint32_t gen, time_point deadline, Done done) noexcept;
+  void wake_worker() noexcept;
+  void wake_controllers() noexcept;
+
+  // Worker side.
+  static void thread_entry(void* self) noexcept;
+  void retire_thread_locked() noexcept;
+  void run() noexcept;
+  bool enter() noexcept;
+  void run_body(worker_context& ctx, exit_report& report) noexcept;
+  void transition_self(lifecycle_event event) noexcept;
+  result<void> park() noexcept;
+  result<void> checkpoint_slow() noexcept;
+  result<void> wait_loop(ready_fn ready, void* arg, time_point deadline) noexcept;
+  result<platform::io_events> wait_fd(int fd, platform::io_interest interest,
+                                      time_point deadline) noexcept;
+
+  // Control word: low 8 bits worker_state, k_stop_flag when a stop was requested. Controllers
+  // park on it waiting for acknowledgements; the checkpoint fast path is one acquire load of it.
+  std::atomic<std::uint32_t> m_ctrl;
+  // Wake word: the worker parks on it in every steward wait; bumped by whoever wakes it.
+  std::atomic<std::uint32_t> m_wake{0};
+  std::atomic<std::uint32_t> m_generation{0};
+  std::atomic<std::uint32_t> m_ctrl_waiters{0};
+  std::atomic<bool> m_in_fd_wait{false};
+  std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
+
+  worker_config m_config;
+  unsigned char* m_stack;
+  std::size_t m_stack_size;
+  cleanup_stack_base& m_cleanup;
+  mutable platform::mutex m_mutex;  // serialises controllers (start, requests, retire); never the worker
+  platform::thread_handle m_thread;
+  platform::thread_report m_thread_report{};
+  bool m_thread_outdated{false};  // configure() changed name or scheduling
+  platform::fd_waker m_waker;
+  exit_report m_last_exit{};  // written by the worker before it publishes a terminal state
+  bool m_shut_down{false};
+};
+
+// A worker that owns its stack and cleanup storage. Place it in static storage or inside
+// another long-lived object; it must not move while started.
+template <std::size_t StackBytes = config::default_stack_bytes,
+          std::size_t CleanupCapacity = config::default_cleanup_capacity>
+class static_worker final : public worker {
+ public:
+  explicit static_worker(const worker_config& config = {}) noexcept
+      : worker(m_stack_storage, StackBytes, m_cleanup_storage, config) {}
+  ~static_worker() { shutdown(); }
+  static_worker(const static_worker&) = delete;
+  static_worker& operator=(const static_worker&) = delete;
+
+ private:
+  alignas(64) unsigned char m_stack_storage[StackBytes];
+  cleanup_stack<CleanupCapacity> m_cleanup_storage;
+};
+
+// A condition a body waits on: producers change their state, then call notify_all().
+// Waiting workers re-evaluate their predicate; pause and stop reach them like any wait.
+class notifier {
+ public:
+  notifier() noexcept = default;
+  ~notifier();  // contract: no worker may still wait on it
+  notifier(const notifier&) = delete;
+  notifier& operator=(const notifier&) = delete;
+
+  // Wakes every worker waiting on this notifier. Safe from any thread (not from a signal).
+  void notify_all() noexcept;
+
+ private:
+  friend class worker_context;
+  struct waiter {
+    worker* target{nullptr};
+    waiter* next{nullptr};
+  };
+  void attach(waiter& w) noexcept;
+  void detach(waiter& w) noexcept;
+
+  platform::mutex m_mutex;
+  waiter* m_head{nullptr};
+};
+
+// Handed to the body: safe points, interruptible waits and the cleanup stack.
+// Every wait here is a safe point: a pause is acknowledged inside it without the body's help,
+// and after resume the wait goes on towards its original deadline; a stop ends it at once with
+// stop_requested, which the body should return (the worker counts that as a clean stop).
+class worker_context {
+ public:
+  worker_context(const worker_context&) = delete;
+  worker_context& operator=(const worker_context&) = delete;
+
+  // A safe point. Fast path: one acquire load, no syscall, no lock.
+  // Returns: ok to go on (after parking, if a pause was pending); stop_requested.
+  result<void> checkpoint() noexcept {
+    if (m_worker.m_ctrl.load(std::memory_order_acquire) ==
+        static_cast<std::uint32_t>(worker_state::running)) {
+      return {};
+    }
+    return m_worker.checkpoint_slow();
+  }
+  [[nodiscard]] bool should_stop() const noexcept;
+  [[nodiscard]] bool should_pause() const noexcept;
+
+  // Returns: ok when the time is up; stop_requested.
+  result<void> sleep_for(duration d) noexcept;
+  result<void> sleep_until(time_point deadline) noexcept;
+
+  // Waits until pred() holds (evaluated on this thread after each notify_all()).
+  // Returns: ok; timeout; stop_requested.
+  template <class Pred>
+  result<void> wait_until(notifier& n, Pred pred, time_point deadline) noexcept {
+    notifier::waiter node{&m_worker, nullptr};
+    const attachment guard(n, node);
+    return m_worker.wait_loop([](void* p) { return (*static_cast<Pred*>(p))(); }, &pred, deadline);
+  }
+  template <class Pred>
+  result<void> wait_for(notifier& n, Pred pred, duration timeout) noexcept;
+
+  // Waits until fd is readable / writable (hang-up counts as readable).
+  // Returns: the events seen; timeout; stop_requested; io_error; platform_error.
+  result<platform::io_events> wait_readable(int fd, time_point deadline = never) noexcept;
+  result<platform::io_events> wait_writable(int fd, time_point deadline = never) noexcept;
+
+  // The cleanup stack of this incarnation (see cleanup_stack_base).
+  template <class F>
+  result<cleanup_ref> defer(F action) noexcept {
+    return m_worker.m_cleanup.defer(action);
+  }
+  template <class H, class R>
+  result<cleanup_ref> adopt(H handle, R (*release_fn)(H)) noexcept {
+    return m_worker.m_cleanup.adopt(handle, release_fn);
+  }
+  result<void> release(cleanup_ref ref) noexcept { return m_worker.m_cleanup.release(ref); }
+  result<void> dismiss(cleanup_ref ref) noexcept { return m_worker.m_cleanup.dismiss(ref); }
+
+  [[nodiscard]] std::uint32_t generation() const noexcept;
+  [[nodiscard]] const char* name() const noexcept { return m_worker.name(); }
+  [[nodiscard]] worker& self() noexcept { return m_worker; }
+
+ private:
+  friend class worker;
+  explicit worker_context(worker& w) noexcept : m_worker(w) {}
+
+  class attachment {
+   public:
+    attachment(notifier& n, notifier::waiter& w) noexcept : m_notifier(n), m_waiter(w) {
+      m_notifier.attach(m_waiter);
+    }
+    ~attachment() { m_notifier.detach(m_waiter); }
+    attachment(const attachment&) = delete;
+    attachment& operator=(const attachment&) = delete;
+
+   private:
+    notifier& m_notifier;
+    notifier::waiter& m_waiter;
+  };
+
+  worker& m_worker;
+};
+
+}  // namespace steward
+
+#include "steward/platform/clock.hpp"
+
+template <class Pred>
+steward::result<void> steward::worker_context::wait_for(notifier& n, Pred pred,
+                                                        duration timeout) noexcept {
+  auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  return wait_until(n, pred, *deadline);
+}

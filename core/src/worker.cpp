@@ -1,0 +1,604 @@
+// The worker protocol (see docs/architecture.md, "How a request reaches a worker"):
+//  - m_ctrl holds the lifecycle state (plus a stop flag). Controllers change it under m_mutex,
+//    so a generation check and the change are one step; the worker changes it with CAS only and
+//    never takes m_mutex. Every change goes through lifecycle_next(), the shared table.
+//  - A controller that changed m_ctrl bumps m_wake and wakes it: the worker parks only on m_wake
+//    and always reads m_wake before m_ctrl, so a request landing between its check and its
+//    sleep makes the sleep return at once (no lost wake-up, INV-5).
+//  - A worker inside wait_fd() is told through the eventfd waker; m_in_fd_wait and m_ctrl are
+//    written and read seq_cst on both sides, so either the worker sees the request or the
+//    controller sees the flag (NOTE-1).
+//  - Controllers wait for acknowledgements by parking on m_ctrl; the worker wakes them after
+//    each of its transitions when m_ctrl_waiters says someone waits (same Dekker pairing).
+//  - One OS thread serves every incarnation of a worker: it is created by the first start(),
+//    runs an incarnation, publishes its terminal state as its last touch of that incarnation,
+//    then parks idle until the next start() or until shutdown() retires and joins it (NOTE-3).
+//    So a restart costs a wake-up, not a pthread_create, and no cycle allocates.
+#include "steward/core/worker.hpp"
+
+#include <cstring>
+#include <exception>
+
+#include "steward/core/contract.hpp"
+#include "steward/platform/clock.hpp"
+#include "steward/platform/park.hpp"
+
+namespace steward {
+namespace {
+
+constexpr const char* k_module = "core.worker";
+constexpr std::uint32_t k_state_mask = 0xFFU;
+constexpr std::uint32_t k_stop_flag = 0x100U;
+
+constexpr std::uint32_t encode(worker_state s, bool stop_flag) noexcept {
+  return static_cast<std::uint32_t>(s) | (stop_flag ? k_stop_flag : 0U);
+}
+constexpr worker_state state_of(std::uint32_t ctrl) noexcept {
+  return static_cast<worker_state>(ctrl & k_state_mask);
+}
+constexpr bool stop_flag_of(std::uint32_t ctrl) noexcept { return (ctrl & k_stop_flag) != 0; }
+
+thread_local worker* t_current_worker = nullptr;
+
+}  // namespace
+
+const char* to_string(exit_reason r) noexcept {
+  switch (r) {
+    case exit_reason::returned: return "returned";
+    case exit_reason::stopped: return "stopped";
+    case exit_reason::stopped_before_start: return "stopped_before_start";
+    case exit_reason::error: return "error";
+    case exit_reason::exception: return "exception";
+    case exit_reason::cleanup_failed: return "cleanup_failed";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------- construction and teardown
+
+worker::worker(unsigned char* stack, std::size_t stack_size, cleanup_stack_base& cleanup,
+               const worker_config& config) noexcept
+    : m_ctrl(encode(worker_state::idle, false)),
+      m_config(config),
+      m_stack(stack),
+      m_stack_size(stack_size),
+      m_cleanup(cleanup) {}
+
+worker::~worker() {
+  // Owners call shutdown() first; this catches a derived class that forgot to.
+  STEWARD_REQUIRE(k_module, 100, m_shut_down || state() == worker_state::idle);
+}
+
+void worker::shutdown() noexcept {
+  if (m_shut_down) return;
+  if (!is_terminal(state())) {
+    const auto stopped = stop(m_config.destroy_timeout);
+    STEWARD_REQUIRE(k_module, 110, stopped.has_value() && "worker destroyed while its thread runs");
+  }
+  {
+    platform::lock_guard lock(m_mutex);
+    retire_thread_locked();
+  }
+  m_shut_down = true;
+}
+
+void worker::retire_thread_locked() noexcept {
+  if (!m_thread.joinable()) return;
+  m_retire.store(true, std::memory_order_release);
+  wake_worker();
+  const auto joined = platform::join_thread(m_thread);
+  STEWARD_REQUIRE(k_module, 120, joined.has_value());
+  m_retire.store(false, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------- queries
+
+worker_state worker::state() const noexcept {
+  return state_of(m_ctrl.load(std::memory_order_acquire));
+}
+
+std::uint32_t worker::generation() const noexcept {
+  return m_generation.load(std::memory_order_acquire);
+}
+
+worker_handle worker::handle() const noexcept {
+  const auto gen = generation();
+  return gen == 0 ? worker_handle{} : worker_handle{const_cast<worker*>(this), gen};
+}
+
+bool worker::is_current_thread() const noexcept { return t_current_worker == this; }
+
+result<exit_report> worker::last_exit() const noexcept {
+  platform::lock_guard lock(m_mutex);
+  const auto s = state();
+  if (s == worker_state::idle) return fail(errc::not_running, m_config.name);
+  if (!is_terminal(s)) return fail(errc::already_running, m_config.name);
+  return m_last_exit;  // the worker wrote it before publishing the terminal state
+}
+
+// ---------------------------------------------------------------- controller side
+
+result<void> worker::configure(const worker_config& config) noexcept {
+  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  platform::lock_guard lock(m_mutex);
+  const auto s = state();
+  if (!is_terminal(s)) {
+    return fail(s == worker_state::stopping ? errc::stopping : errc::already_running, m_config.name);
+  }
+  const auto& a = m_config.thread;
+  const auto& b = config.thread;
+  if (a.policy != b.policy || a.priority != b.priority || a.affinity != b.affinity ||
+      a.on_rt_refused != b.on_rt_refused || m_config.name != config.name) {
+    m_thread_outdated = true;  // the next start() replaces the thread
+  }
+  m_config = config;
+  return {};
+}
+
+result<start_info> worker::start() noexcept {
+  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  platform::lock_guard lock(m_mutex);
+  const std::uint32_t before = m_ctrl.load(std::memory_order_acquire);
+  const auto* row = lifecycle_next(state_of(before), lifecycle_event::start);
+  if (row == nullptr) {
+    return fail(state_of(before) == worker_state::stopping ? errc::stopping : errc::already_running,
+                m_config.name);
+  }
+  if (!m_config.body || m_config.name == nullptr) return fail(errc::invalid_argument, m_config.name);
+  if (m_thread_outdated) {
+    retire_thread_locked();
+    m_thread_outdated = false;
+  }
+  STEWARD_TRY(m_waker.open());
+
+  const std::uint32_t old_gen = m_generation.load(std::memory_order_relaxed);
+  std::uint32_t new_gen = old_gen + 1;
+  if (new_gen == 0) new_gen = 1;  // 0 is the null handle's generation
+  m_cleanup.reset(new_gen);
+  m_generation.store(new_gen, std::memory_order_release);
+  m_ctrl.store(encode(row->to, false), std::memory_order_seq_cst);
+
+  if (m_thread.joinable()) {  // the idle thread takes the new incarnation
+    wake_worker();
+    return start_info{worker_handle{this, new_gen}, m_thread_report};
+  }
+  const platform::thread_params params{m_config.name, m_stack, m_stack_size, m_config.thread};
+  auto created = platform::create_thread(m_thread, params, &worker::thread_entry, this);
+  if (!created) {  // roll back: nothing changed
+    m_cleanup.reset(old_gen);
+    m_generation.store(old_gen, std::memory_order_release);
+    m_ctrl.store(before, std::memory_order_seq_cst);
+    return fail(created.error());
+  }
+  m_thread_report = *created;
+  return start_info{worker_handle{this, new_gen}, *created};
+}
+
+result<void> worker::check_generation_locked(std::uint32_t gen) const noexcept {
+  if (gen == 0) return fail(errc::invalid_handle, m_config.name);
+  if (gen != m_generation.load(std::memory_order_relaxed)) return fail(errc::stale_handle, m_config.name);
+  return {};
+}
+
+void worker::wake_worker() noexcept {
+  m_wake.fetch_add(1, std::memory_order_release);
+  platform::park_wake_one(m_wake);
+  if (m_in_fd_wait.load(std::memory_order_seq_cst)) m_waker.signal();  // NOTE-1
+}
+
+void worker::wake_controllers() noexcept {
+  if (m_ctrl_waiters.load(std::memory_order_seq_cst) != 0) platform::park_wake_all(m_ctrl);
+}
+
+template <class Done>
+result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_point deadline,
+                                                     Done done) noexcept {
+  m_ctrl_waiters.fetch_add(1, std::memory_order_seq_cst);
+  result<wait_outcome> outcome = fail(errc::timeout, m_config.name);
+  for (;;) {
+    const std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
+    if (m_generation.load(std::memory_order_acquire) != gen) {
+      outcome = wait_outcome{true, ctrl};
+      break;
+    }
+    if (done(ctrl)) {
+      outcome = wait_outcome{false, ctrl};
+      break;
+    }
+    if (platform::park_wait(m_ctrl, ctrl, deadline) == platform::park_status::timed_out) {
+      const std::uint32_t last = m_ctrl.load(std::memory_order_seq_cst);
+      if (m_generation.load(std::memory_order_acquire) == gen && done(last)) {
+        outcome = wait_outcome{false, last};
+      }
+      break;
+    }
+  }
+  m_ctrl_waiters.fetch_sub(1, std::memory_order_seq_cst);
+  return outcome;
+}
+
+result<void> worker::pause(duration timeout) noexcept {
+  const auto gen = generation();
+  if (gen == 0) return fail(errc::not_running, m_config.name);
+  return pause_generation(gen, timeout);
+}
+result<void> worker::resume() noexcept {
+  const auto gen = generation();
+  if (gen == 0) return fail(errc::not_running, m_config.name);
+  return resume_generation(gen);
+}
+result<exit_report> worker::stop(duration timeout) noexcept {
+  const auto gen = generation();
+  if (gen == 0) {  // never started: nothing to stop
+    if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+    return exit_report{};
+  }
+  return stop_generation(gen, timeout);
+}
+
+result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexcept {
+  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  const auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  {
+    platform::lock_guard lock(m_mutex);
+    STEWARD_TRY(check_generation_locked(gen));
+    std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
+    for (;;) {
+      const auto s = state_of(ctrl);
+      const auto* row = lifecycle_next(s, lifecycle_event::pause_request);
+      if (row == nullptr) {
+        if (s == worker_state::paused) return fail(errc::already_paused, m_config.name);
+        if (s == worker_state::stopping) return fail(errc::stopping, m_config.name);
+        return fail(errc::not_running, m_config.name);
+      }
+      const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
+      if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
+    }
+  }
+  wake_worker();
+  auto outcome = wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) {
+    return state_of(ctrl) != worker_state::pausing;
+  });
+  if (!outcome) return fail(outcome.error());
+  if (outcome->ended) return fail(errc::exited, m_config.name);
+  switch (state_of(outcome->ctrl)) {
+    case worker_state::paused: return {};
+    case worker_state::running: return fail(errc::cancelled, m_config.name);
+    default:
+      return fail(stop_flag_of(outcome->ctrl) ? errc::stopping : errc::exited, m_config.name);
+  }
+}
+
+result<void> worker::resume_generation(std::uint32_t gen) noexcept {
+  bool changed = false;
+  {
+    platform::lock_guard lock(m_mutex);
+    STEWARD_TRY(check_generation_locked(gen));
+    std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
+    for (;;) {
+      const auto s = state_of(ctrl);
+      const auto* row = lifecycle_next(s, lifecycle_event::resume);
+      if (row == nullptr) {
+        return fail(s == worker_state::stopping ? errc::stopping : errc::not_running, m_config.name);
+      }
+      const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
+      if (next == ctrl) break;
+      if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) {
+        changed = true;
+        break;
+      }
+    }
+  }
+  if (changed) {
+    wake_worker();
+    wake_controllers();  // pause() callers still waiting get cancelled
+  }
+  return {};
+}
+
+result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout) noexcept {
+  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  const auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  bool changed = false;
+  {
+    platform::lock_guard lock(m_mutex);
+    STEWARD_TRY(check_generation_locked(gen));
+    std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
+    for (;;) {
+      const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::stop_request);
+      STEWARD_REQUIRE(k_module, 200, row != nullptr);  // stop is valid in every state
+      if (is_terminal(row->to)) return m_last_exit;
+      const std::uint32_t next = encode(row->to, true);
+      if (next == ctrl) break;
+      if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) {
+        changed = true;
+        break;
+      }
+    }
+  }
+  if (changed) {
+    wake_worker();
+    wake_controllers();  // pause() callers still waiting get stopping
+  }
+  auto outcome = wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) {
+    return is_terminal(state_of(ctrl));
+  });
+  if (!outcome) return fail(outcome.error());
+  platform::lock_guard lock(m_mutex);
+  // A restart slipped in after the exit: that incarnation's report is gone; say so.
+  if (m_generation.load(std::memory_order_relaxed) != gen) return fail(errc::stale_handle, m_config.name);
+  return m_last_exit;
+}
+
+// ---------------------------------------------------------------- worker side
+
+void worker::thread_entry(void* self) noexcept {
+  auto* w = static_cast<worker*>(self);
+  for (;;) {
+    const std::uint32_t seen = w->m_wake.load(std::memory_order_acquire);  // NOTE-2
+    if (w->m_retire.load(std::memory_order_acquire)) return;
+    // Any live state seen here belongs to a new incarnation: the previous one published its
+    // terminal state before this thread came back to the loop.
+    if (!is_terminal(state_of(w->m_ctrl.load(std::memory_order_acquire)))) {
+      w->run();
+      continue;
+    }
+    platform::park_wait(w->m_wake, seen, never);
+  }
+}
+
+void worker::transition_self(lifecycle_event event) noexcept {
+  std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
+  for (;;) {
+    const auto* row = lifecycle_next(state_of(ctrl), event);
+    STEWARD_REQUIRE(k_module, 300, row != nullptr);
+    const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
+    if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
+  }
+  wake_controllers();
+}
+
+bool worker::enter() noexcept {
+  std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
+  for (;;) {
+    switch (state_of(ctrl)) {
+      case worker_state::starting:
+        if (m_ctrl.compare_exchange_weak(ctrl, encode(worker_state::running, false),
+                                         std::memory_order_seq_cst)) {
+          return true;
+        }
+        continue;
+      case worker_state::pausing:  // a pause that came before the body: park first (INV-5)
+        return park().has_value();
+      default:  // stopping: stop won the race against start (INV-2)
+        return false;
+    }
+  }
+}
+
+void worker::run_body(worker_context& ctx, exit_report& report) noexcept {
+  result<void> outcome;
+#if STEWARD_USING_EXCEPTIONS
+  try {
+    outcome = m_config.body(ctx);
+  } catch (const std::exception& e) {
+    report.reason = exit_reason::exception;
+    report.err = error{errc::exception, 0, m_config.name};
+    std::strncpy(report.detail, e.what(), sizeof report.detail - 1);
+    return;
+  } catch (...) {
+    report.reason = exit_reason::exception;
+    report.err = error{errc::exception, 0, m_config.name};
+    std::strncpy(report.detail, "non-standard exception", sizeof report.detail - 1);
+    return;
+  }
+#else
+  outcome = m_config.body(ctx);
+#endif
+  const bool stop_asked = stop_flag_of(m_ctrl.load(std::memory_order_acquire));
+  if (outcome) {
+    report.reason = stop_asked ? exit_reason::stopped : exit_reason::returned;
+  } else if (outcome.error() == errc::stop_requested && stop_asked) {
+    report.reason = exit_reason::stopped;
+  } else {
+    report.reason = exit_reason::error;
+    report.err = outcome.error();
+  }
+}
+
+void worker::run() noexcept {
+  t_current_worker = this;
+  exit_report report{};
+  report.generation = m_generation.load(std::memory_order_acquire);
+  if (enter()) {
+    worker_context ctx(*this);
+    run_body(ctx, report);
+  } else {
+    report.reason = exit_reason::stopped_before_start;
+  }
+  transition_self(lifecycle_event::body_returned);
+  report.cleanup = m_cleanup.unwind();
+  if (report.cleanup.failed != 0 && !is_failure(report.reason)) {
+    report.reason = exit_reason::cleanup_failed;
+    report.err = error{errc::cleanup_failed, report.cleanup.failed, m_config.name};
+  }
+  if (m_config.on_exit != nullptr) m_config.on_exit(m_config.on_exit_user, m_config.name, report);
+  m_last_exit = report;
+  t_current_worker = nullptr;
+  // Publishing the terminal state is this incarnation's last use of the slot.
+  transition_self(is_failure(report.reason) ? lifecycle_event::exited_failed
+                                            : lifecycle_event::exited_clean);
+}
+
+result<void> worker::park() noexcept {
+  for (;;) {
+    const std::uint32_t seen = m_wake.load(std::memory_order_acquire);  // before m_ctrl: NOTE-2
+    std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
+    switch (state_of(ctrl)) {
+      case worker_state::pausing:
+        if (m_ctrl.compare_exchange_strong(ctrl, encode(worker_state::paused, stop_flag_of(ctrl)),
+                                           std::memory_order_seq_cst)) {
+          wake_controllers();  // the acknowledgement pause() waits for
+        }
+        continue;
+      case worker_state::paused:
+        platform::park_wait(m_wake, seen, never);
+        continue;
+      case worker_state::stopping:
+        return fail(errc::stop_requested, m_config.name);
+      default:
+        return {};
+    }
+  }
+}
+
+result<void> worker::checkpoint_slow() noexcept {
+  const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
+  if (s == worker_state::stopping) return fail(errc::stop_requested, m_config.name);
+  if (s == worker_state::pausing || s == worker_state::paused) return park();
+  return {};
+}
+
+result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) noexcept {
+  bool deadline_passed = false;
+  for (;;) {
+    const std::uint32_t seen = m_wake.load(std::memory_order_acquire);  // NOTE-2
+    const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
+    if (s == worker_state::stopping) return fail(errc::stop_requested, m_config.name);
+    if (s == worker_state::pausing || s == worker_state::paused) {
+      STEWARD_TRY(park());
+      continue;
+    }
+    if (ready != nullptr && ready(arg)) return {};
+    if (deadline_passed) return fail(errc::timeout, m_config.name);
+    deadline_passed = platform::park_wait(m_wake, seen, deadline) == platform::park_status::timed_out;
+  }
+}
+
+result<platform::io_events> worker::wait_fd(int fd, platform::io_interest interest,
+                                            time_point deadline) noexcept {
+  for (;;) {
+    const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
+    if (s == worker_state::stopping) return fail(errc::stop_requested, m_config.name);
+    if (s == worker_state::pausing || s == worker_state::paused) {
+      STEWARD_TRY(park());
+      continue;
+    }
+    m_in_fd_wait.store(true, std::memory_order_seq_cst);
+    if (state_of(m_ctrl.load(std::memory_order_seq_cst)) != worker_state::running) {  // NOTE-1
+      m_in_fd_wait.store(false, std::memory_order_seq_cst);
+      continue;
+    }
+    auto waited = platform::wait_fd(fd, interest, m_waker, deadline);
+    m_in_fd_wait.store(false, std::memory_order_seq_cst);
+    if (!waited) return fail(waited.error());
+    switch (waited->status) {
+      case platform::fd_wait_status::ready: return waited->events;
+      case platform::fd_wait_status::timed_out: return fail(errc::timeout, m_config.name);
+      case platform::fd_wait_status::woken: m_waker.drain(); break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- context
+
+bool worker_context::should_stop() const noexcept {
+  return state_of(m_worker.m_ctrl.load(std::memory_order_acquire)) == worker_state::stopping;
+}
+
+bool worker_context::should_pause() const noexcept {
+  const auto s = state_of(m_worker.m_ctrl.load(std::memory_order_acquire));
+  return s == worker_state::pausing || s == worker_state::paused;
+}
+
+result<void> worker_context::sleep_for(duration d) noexcept {
+  auto deadline = platform::deadline_after(d);
+  if (!deadline) return fail(deadline.error());
+  return sleep_until(*deadline);
+}
+
+result<void> worker_context::sleep_until(time_point deadline) noexcept {
+  auto slept = m_worker.wait_loop(nullptr, nullptr, deadline);
+  if (!slept && slept.error() == errc::timeout) return {};
+  return slept;
+}
+
+result<platform::io_events> worker_context::wait_readable(int fd, time_point deadline) noexcept {
+  return m_worker.wait_fd(fd, platform::io_interest::readable, deadline);
+}
+
+result<platform::io_events> worker_context::wait_writable(int fd, time_point deadline) noexcept {
+  return m_worker.wait_fd(fd, platform::io_interest::writable, deadline);
+}
+
+std::uint32_t worker_context::generation() const noexcept { return m_worker.generation(); }
+
+// ---------------------------------------------------------------- handle
+
+result<void> worker_handle::pause(duration timeout) const noexcept {
+  if (m_worker == nullptr) return fail(errc::invalid_handle);
+  return m_worker->pause_generation(m_generation, timeout);
+}
+
+result<void> worker_handle::resume() const noexcept {
+  if (m_worker == nullptr) return fail(errc::invalid_handle);
+  return m_worker->resume_generation(m_generation);
+}
+
+result<exit_report> worker_handle::stop(duration timeout) const noexcept {
+  if (m_worker == nullptr) return fail(errc::invalid_handle);
+  return m_worker->stop_generation(m_generation, timeout);
+}
+
+result<worker_state> worker_handle::state() const noexcept {
+  if (m_worker == nullptr) return fail(errc::invalid_handle);
+  if (m_worker->generation() != m_generation) return fail(errc::stale_handle, m_worker->name());
+  return m_worker->state();
+}
+
+// ---------------------------------------------------------------- notifier
+
+notifier::~notifier() { STEWARD_REQUIRE("core.notifier", 100, m_head == nullptr); }
+
+void notifier::attach(waiter& w) noexcept {
+  platform::lock_guard lock(m_mutex);
+  w.next = m_head;
+  m_head = &w;
+}
+
+void notifier::detach(waiter& w) noexcept {
+  platform::lock_guard lock(m_mutex);
+  for (waiter** link = &m_head; *link != nullptr; link = &(*link)->next) {
+    if (*link == &w) {
+      *link = w.next;
+      return;
+    }
+  }
+}
+
+void notifier::notify_all() noexcept {
+  // Under the lock: a waiter that attached before us gets its wake word bumped, one that
+  // attaches after us sees the producer's change when it evaluates its predicate.
+  platform::lock_guard lock(m_mutex);
+  for (waiter* w = m_head; w != nullptr; w = w->next) {
+    w->target->m_wake.fetch_add(1, std::memory_order_release);
+    platform::park_wake_one(w->target->m_wake);
+  }
+}
+
+}  // namespace steward
+
+// NOTE-1: Dekker pairing for fd waits. The worker stores m_in_fd_wait = true and then loads
+// m_ctrl; a controller CASes m_ctrl and then loads m_in_fd_wait; all four are seq_cst, so at
+// least one side sees the other's write: either the worker does not enter ppoll(), or the
+// controller signals the eventfd. A stale signal only makes the next fd wait loop once.
+// NOTE-2: the worker reads m_wake before m_ctrl. A controller writes m_ctrl before bumping
+// m_wake (release). If the worker's read of m_wake precedes the bump, the futex sees a
+// different value or is woken; if it follows it, the acquire read makes the new m_ctrl visible.
+// NOTE-3: why one thread per worker rather than one per incarnation. glibc allocates (calloc) a
+// DTV for every thread created on a caller-supplied stack, so pthread_create per start would
+// break "no heap after init"; and a restart that reuses a parked thread costs one futex wake
+// instead of a thread creation. The thread is replaced only when configure() changes its name
+// or scheduling, and joined by shutdown().

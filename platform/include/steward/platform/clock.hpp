@@ -1,0 +1,16 @@
+// Platform interface: the monotonic clock.
+#pragma once
+
+#include "steward/core/expected.hpp"
+#include "steward/core/time.hpp"
+
+namespace steward::platform {
+
+// Reads the monotonic clock. Returns: the time, or platform_error (value = errno) if the OS
+// could not read it (never silently a garbage value).
+[[nodiscard]] result<time_point> monotonic_now() noexcept;
+
+// now() + d, saturating; forever gives never. Returns: the deadline, or the clock's error.
+[[nodiscard]] result<time_point> deadline_after(duration d) noexcept;
+
+}  // namespace steward::platform

@@ -1,0 +1,59 @@
+// POSIX port (Linux): parking is a private futex. FUTEX_WAIT_BITSET takes an absolute deadline
+// on CLOCK_MONOTONIC, so a wait never drifts with wall-clock steps and needs no "remaining
+// time" arithmetic. A port without futexes can implement the same three calls with a striped
+// table of mutex+condvar pairs keyed by the word's address (NOTE-1).
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
+#include "steward/platform/park.hpp"
+
+namespace steward::platform {
+namespace {
+
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t),
+              "futex needs a plain 32-bit word");
+
+std::uint32_t* word_address(const std::atomic<std::uint32_t>& word) noexcept {
+  // The kernel only compares and queues on the address; it never writes the word.
+  return const_cast<std::uint32_t*>(reinterpret_cast<const std::uint32_t*>(&word));  // NOLINT
+}
+
+long futex(std::uint32_t* addr, int op, std::uint32_t val, const timespec* ts) noexcept {
+  return syscall(SYS_futex, addr, op, val, ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+}  // namespace
+
+park_status park_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                      time_point deadline) noexcept {
+  timespec ts{};
+  const timespec* tsp = nullptr;
+  if (deadline != never) {
+    const auto ns = deadline.time_since_epoch().count();
+    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000LL);
+    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000LL);
+    tsp = &ts;
+  }
+  const long rc = futex(word_address(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp);
+  if (rc != 0 && errno == ETIMEDOUT) return park_status::timed_out;
+  // EAGAIN (value changed), EINTR (signal) and real wake-ups all mean "look again".
+  return park_status::woken;
+}
+
+void park_wake_one(const std::atomic<std::uint32_t>& word) noexcept {
+  futex(word_address(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr);
+}
+
+void park_wake_all(const std::atomic<std::uint32_t>& word) noexcept {
+  futex(word_address(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr);
+}
+
+}  // namespace steward::platform
+
+// NOTE-1: FUTEX_WAIT_BITSET with FUTEX_BITSET_MATCH_ANY behaves as FUTEX_WAIT except that the
+// timeout is absolute and measured on CLOCK_MONOTONIC (unless FUTEX_CLOCK_REALTIME is given).

@@ -1,0 +1,12 @@
+# Fails if a steward library has an undefined reference to an allocation function.
+foreach(lib IN LISTS LIBS)
+  execute_process(COMMAND ${NM} -u -C ${lib} OUTPUT_VARIABLE undefined RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nm failed on ${lib}")
+  endif()
+  string(REGEX MATCHALL "[^\n]*(operator new|operator delete|malloc|calloc|realloc|aligned_alloc|posix_memalign)[^\n]*" hits "${undefined}")
+  if(hits)
+    message(FATAL_ERROR "${lib} references an allocator:\n${hits}")
+  endif()
+  message(STATUS "${lib}: no allocator symbols")
+endforeach()

@@ -1,0 +1,269 @@
+// Every steward wait (sleep, notifier, fd) wakes at once on stop, acknowledges a pause without
+// the body's help, and goes on towards its original deadline after resume.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "steward/platform/clock.hpp"
+#include "test_support.hpp"
+
+using namespace testutil;
+using steward::errc;
+using steward::exit_reason;
+using steward::worker_state;
+
+namespace {
+
+struct wait_probe {
+  std::atomic<int> entered{0};   // how many times the body entered the wait
+  std::atomic<int> result{-2};   // code_of() of the wait's result (-1 = ok)
+  std::atomic<bool> ready{false};
+  std::atomic<std::int64_t> returned_at{0};
+  std::atomic<std::int64_t> deadline{0};
+  steward::notifier note;
+  int fd{-1};
+};
+
+struct pipe_pair {
+  int fds[2]{-1, -1};
+  pipe_pair() { REQUIRE(::pipe2(fds, O_CLOEXEC) == 0); }
+  ~pipe_pair() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+};
+
+std::int64_t now_ns() {
+  auto t = steward::platform::monotonic_now();
+  return t ? t->time_since_epoch().count() : 0;
+}
+
+steward::worker_config sleeper(wait_probe* p) {
+  steward::worker_config cfg;
+  cfg.name = "sleeper";
+  cfg.body = [p](steward::worker_context& ctx) -> steward::result<void> {
+    p->entered.fetch_add(1);
+    auto r = ctx.sleep_for(std::chrono::hours(1));
+    p->result = code_of(r);
+    return r;
+  };
+  return cfg;
+}
+
+steward::worker_config note_waiter(wait_probe* p) {
+  steward::worker_config cfg;
+  cfg.name = "note-waiter";
+  cfg.body = [p](steward::worker_context& ctx) -> steward::result<void> {
+    p->entered.fetch_add(1);
+    auto r = ctx.wait_until(p->note, [p] { return p->ready.load(); }, steward::never);
+    p->result = code_of(r);
+    return r;
+  };
+  return cfg;
+}
+
+steward::worker_config fd_waiter(wait_probe* p) {
+  steward::worker_config cfg;
+  cfg.name = "fd-waiter";
+  cfg.body = [p](steward::worker_context& ctx) -> steward::result<void> {
+    p->entered.fetch_add(1);
+    auto r = ctx.wait_readable(p->fd);
+    p->result = code_of(r);
+    if (!r) return steward::fail(r.error());
+    return {};
+  };
+  return cfg;
+}
+
+void stop_while_waiting(const steward::worker_config& cfg, wait_probe& p) {
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
+  auto report = w->stop(k_ack);  // a one-hour / forever wait: only the wake-up ends it
+  REQUIRE(report);
+  CHECK(report->reason == exit_reason::stopped);
+  CHECK(p.result == code(errc::stop_requested));
+}
+
+// Pause inside the wait, check the acknowledgement, resume, then let the wait finish.
+template <class Finish>
+void pause_inside_wait(const steward::worker_config& cfg, wait_probe& p, Finish finish) {
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
+  REQUIRE(w->pause(k_ack));  // acknowledged from inside the wait, no body cooperation
+  CHECK(w->state() == worker_state::paused);
+  CHECK(p.result == -2);     // the wait has not returned
+  REQUIRE(w->resume());
+  CHECK(p.result == -2);     // still waiting after resume
+  finish();
+  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(p.result == -1);
+  auto report = w->stop(k_ack);
+  REQUIRE(report);
+  CHECK(report->reason == exit_reason::returned);
+}
+
+}  // namespace
+
+TEST_CASE("waits: stop wakes a sleeping worker at once" * doctest::timeout(60)) {
+  wait_probe p;
+  stop_while_waiting(sleeper(&p), p);
+}
+
+TEST_CASE("waits: stop wakes a worker waiting on a notifier" * doctest::timeout(60)) {
+  wait_probe p;
+  stop_while_waiting(note_waiter(&p), p);
+}
+
+TEST_CASE("waits: stop wakes a worker blocked waiting for an fd" * doctest::timeout(60)) {
+  wait_probe p;
+  pipe_pair pipe;
+  p.fd = pipe.fds[0];
+  stop_while_waiting(fd_waiter(&p), p);
+}
+
+TEST_CASE("waits: stop wakes a paused worker that was sleeping" * doctest::timeout(60)) {
+  wait_probe p;
+  auto w = make_worker(sleeper(&p));
+  REQUIRE(w->start());
+  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
+  REQUIRE(w->pause(k_ack));
+  auto report = w->stop(k_ack);
+  REQUIRE(report);
+  CHECK(report->reason == exit_reason::stopped);
+  CHECK(p.result == code(errc::stop_requested));
+}
+
+TEST_CASE("waits: a pause inside sleep is acknowledged; after resume it keeps its deadline" * doctest::timeout(60)) {
+  wait_probe p;
+  steward::worker_config cfg;
+  cfg.name = "timed-sleeper";
+  auto* probe = &p;
+  cfg.body = [probe](steward::worker_context& ctx) -> steward::result<void> {
+    auto deadline = steward::platform::deadline_after(std::chrono::milliseconds(200));
+    if (!deadline) return steward::fail(deadline.error());
+    probe->deadline = deadline->time_since_epoch().count();
+    probe->entered.fetch_add(1);
+    auto r = ctx.sleep_until(*deadline);
+    probe->returned_at = now_ns();
+    probe->result = code_of(r);
+    return r;
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
+  auto paused = w->pause(k_ack);
+  if (paused) {  // the 200 ms sleep may already be over on a loaded machine; then nothing to check
+    CHECK(w->state() == worker_state::paused);
+    REQUIRE(w->resume());
+  }
+  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(p.result == -1);                       // a sleep ends in success, not an error
+  CHECK(p.returned_at.load() >= p.deadline.load());  // and never before its deadline
+}
+
+TEST_CASE("waits: a pause inside a notifier wait is acknowledged, the wait resumes" * doctest::timeout(60)) {
+  wait_probe p;
+  pause_inside_wait(note_waiter(&p), p, [&] {
+    p.ready = true;
+    p.note.notify_all();
+  });
+}
+
+TEST_CASE("waits: a pause inside an fd wait is acknowledged, the wait resumes" * doctest::timeout(60)) {
+  wait_probe p;
+  pipe_pair pipe;
+  p.fd = pipe.fds[0];
+  pause_inside_wait(fd_waiter(&p), p, [&] {
+    const char byte = 'x';
+    REQUIRE(::write(pipe.fds[1], &byte, 1) == 1);
+  });
+}
+
+TEST_CASE("waits: notifier wait returns when the predicate holds, and times out otherwise" * doctest::timeout(60)) {
+  struct probe {
+    steward::notifier note;
+    std::atomic<int> value{0};
+    std::atomic<int> first{-2}, second{-2};
+  } p;
+  steward::worker_config cfg;
+  auto* pr = &p;
+  cfg.body = [pr](steward::worker_context& ctx) -> steward::result<void> {
+    pr->first = code_of(ctx.wait_for(pr->note, [pr] { return pr->value.load() == 3; }, std::chrono::hours(1)));
+    pr->second = code_of(ctx.wait_for(pr->note, [] { return false; }, std::chrono::milliseconds(1)));
+    return {};
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  for (int i = 1; i <= 3; ++i) {
+    p.value = i;
+    p.note.notify_all();
+  }
+  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(p.first == -1);
+  CHECK(p.second == code(errc::timeout));
+}
+
+TEST_CASE("waits: fd wait reports readiness, timeout and a bad descriptor" * doctest::timeout(60)) {
+  struct probe {
+    int fd_read{-1};
+    std::atomic<int> ready{-2}, timed{-2}, bad{-2};
+    std::atomic<bool> readable{false};
+  } p;
+  pipe_pair pipe;
+  p.fd_read = pipe.fds[0];
+  const char byte = 'x';
+  REQUIRE(::write(pipe.fds[1], &byte, 1) == 1);
+  steward::worker_config cfg;
+  auto* pr = &p;
+  cfg.body = [pr](steward::worker_context& ctx) -> steward::result<void> {
+    auto r = ctx.wait_readable(pr->fd_read);
+    pr->ready = code_of(r);
+    pr->readable = r && r->readable;
+    char c = 0;
+    if (::read(pr->fd_read, &c, 1) != 1) return steward::fail(errc::io_error);
+    auto soon = steward::platform::deadline_after(std::chrono::milliseconds(1));
+    if (!soon) return steward::fail(soon.error());
+    pr->timed = code_of(ctx.wait_readable(pr->fd_read, *soon));
+    pr->bad = code_of(ctx.wait_readable(-1));
+    return {};
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(p.ready == -1);
+  CHECK(p.readable);
+  CHECK(p.timed == code(errc::timeout));
+  CHECK(p.bad == code(errc::io_error));
+}
+
+TEST_CASE("waits: no notification is lost between a producer and a waiting worker" * doctest::timeout(120)) {
+  struct queue {
+    steward::notifier note;
+    std::atomic<int> produced{0};
+    std::atomic<int> consumed{0};
+  } q;
+  constexpr int k_items = 20000;
+  steward::worker_config cfg;
+  cfg.name = "consumer";
+  auto* qp = &q;
+  cfg.body = [qp](steward::worker_context& ctx) -> steward::result<void> {
+    while (qp->consumed.load() < k_items) {
+      const int seen = qp->consumed.load();
+      STEWARD_TRY(ctx.wait_until(qp->note, [qp, seen] { return qp->produced.load() > seen; }, steward::never));
+      qp->consumed.fetch_add(1);
+    }
+    return {};
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  xorshift rng(7);
+  for (int i = 0; i < k_items; ++i) {
+    while (q.produced.load() - q.consumed.load() > 4) std::this_thread::yield();
+    q.produced.fetch_add(1);
+    q.note.notify_all();
+    rng.jitter();
+  }
+  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }, std::chrono::seconds(60)));
+  CHECK(q.consumed == k_items);
+}
