@@ -38,6 +38,10 @@ constexpr worker_state state_of(std::uint32_t ctrl) noexcept {
 }
 constexpr bool stop_flag_of(std::uint32_t ctrl) noexcept { return (ctrl & k_stop_flag) != 0; }
 
+// Rounds of spinning before a control handshake sleeps in the kernel (a few microseconds):
+// acknowledgements usually arrive within that, and a sleep + wake costs much more on a VM.
+constexpr unsigned k_handshake_spins = 200;
+
 thread_local worker* t_current_worker = nullptr;
 
 }  // namespace
@@ -205,7 +209,8 @@ result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_poi
       outcome = wait_outcome{false, ctrl};
       break;
     }
-    if (platform::park_wait(m_ctrl, ctrl, deadline) == platform::park_status::timed_out) {
+    if (platform::spin_then_park(m_ctrl, ctrl, deadline, k_handshake_spins) ==
+        platform::park_status::timed_out) {
       const std::uint32_t last = m_ctrl.load(std::memory_order_seq_cst);
       if (m_generation.load(std::memory_order_acquire) == gen && done(last)) {
         outcome = wait_outcome{false, last};
@@ -444,7 +449,7 @@ result<void> worker::park() noexcept {
         }
         continue;
       case worker_state::paused:
-        platform::park_wait(m_wake, seen, never);
+        platform::spin_then_park(m_wake, seen, never, k_handshake_spins);
         continue;
       case worker_state::stopping:
         return fail(errc::stop_requested, m_config.name);

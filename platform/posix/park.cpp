@@ -45,6 +45,25 @@ park_status park_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expe
   return park_status::woken;
 }
 
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield" ::: "memory");
+#else
+  asm volatile("" ::: "memory");
+#endif
+}
+
+park_status spin_then_park(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                           time_point deadline, unsigned spins) noexcept {
+  for (unsigned i = 0; i < spins; ++i) {
+    if (word.load(std::memory_order_acquire) != expected) return park_status::woken;
+    cpu_relax();
+  }
+  return park_wait(word, expected, deadline);
+}
+
 void park_wake_one(const std::atomic<std::uint32_t>& word) noexcept {
   futex(word_address(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr);
 }

@@ -79,16 +79,17 @@ TEST_CASE("races: stop racing start never runs a stopped body and never hangs" *
 TEST_CASE("races: pause racing stop never hangs and cleans up once" * doctest::timeout(120)) {
   incarnation_book b;
   auto w = make_worker(tracked(&b, 0));
-  xorshift rng(23);
+  xorshift pause_rng(23);
+  xorshift stop_rng(29);
   for (int i = 0; i < 300; ++i) {
     REQUIRE(w->start());
     std::thread pauser([&] {
-      rng.jitter();
+      pause_rng.jitter();
       const int c = code_of(w->pause(k_ack));
       CHECK(is_one_of(c, {errc::stopping, errc::exited, errc::not_running, errc::stale_handle}));
     });
     std::thread stopper([&] {
-      rng.jitter();
+      stop_rng.jitter();
       CHECK(w->stop(k_ack));
     });
     pauser.join();
@@ -209,6 +210,8 @@ TEST_CASE("races: forged handles change nothing" * doctest::timeout(60)) {
   REQUIRE(s);
   REQUIRE(w->stop(k_ack));
   REQUIRE(w->start());
+  REQUIRE(eventually([&] { return b.bodies.load() == 2; }));
+  REQUIRE(eventually([&] { return w->state() == worker_state::running; }));
   const auto current = w->handle();
   const auto old = s->handle;
   for (int i = 0; i < 200; ++i) {

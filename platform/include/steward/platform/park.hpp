@@ -22,6 +22,15 @@ enum class park_status : std::uint8_t {
 park_status park_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                       time_point deadline) noexcept;
 
+// Tells the CPU the caller is spinning (x86 PAUSE, Arm YIELD); a no-op where there is none.
+void cpu_relax() noexcept;
+
+// Spins up to `spins` rounds while word == expected, then parks as park_wait() does. A wake-up
+// that arrives within a few microseconds is then seen without a sleep and a wake-up in the
+// kernel, which on a VM costs far more than the spin (bench/ shows both).
+park_status spin_then_park(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                           time_point deadline, unsigned spins) noexcept;
+
 // Wakes one / all threads parked on `word`.
 void park_wake_one(const std::atomic<std::uint32_t>& word) noexcept;
 void park_wake_all(const std::atomic<std::uint32_t>& word) noexcept;
