@@ -208,6 +208,7 @@ TEST_CASE("races: forged handles change nothing" * doctest::timeout(60)) {
   auto w = make_worker(tracked(&b, 0));
   auto s = w->start();
   REQUIRE(s);
+  REQUIRE(eventually([&] { return b.bodies.load() == 1; }));
   REQUIRE(w->stop(k_ack));
   REQUIRE(w->start());
   REQUIRE(eventually([&] { return b.bodies.load() == 2; }));

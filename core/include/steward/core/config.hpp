@@ -21,7 +21,11 @@
 // Default stack of a static_worker. 256 KiB clears every target's minimum (aarch64's is 128 KiB);
 // GCC's ThreadSanitizer needs about 900 KiB, see docs/platform.md.
 #ifndef STEWARD_DEFAULT_STACK_BYTES
+#if defined(__SANITIZE_THREAD__)
+#define STEWARD_DEFAULT_STACK_BYTES (1024U * 1024U)  // GCC's TSan rejects smaller user stacks
+#else
 #define STEWARD_DEFAULT_STACK_BYTES (256U * 1024U)
+#endif
 #endif
 
 // Cleanup entries a static_worker can hold at once.
