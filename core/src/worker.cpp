@@ -64,6 +64,7 @@ worker::worker(unsigned char* stack, std::size_t stack_size, cleanup_stack_base&
                const worker_config& config) noexcept
     : m_ctrl(encode(worker_state::idle, false)),
       m_config(config),
+      m_name(config.name),
       m_stack(stack),
       m_stack_size(stack_size),
       m_cleanup(cleanup) {}
@@ -115,19 +116,19 @@ bool worker::is_current_thread() const noexcept { return t_current_worker == thi
 result<exit_report> worker::last_exit() const noexcept {
   platform::lock_guard lock(m_mutex);
   const auto s = state();
-  if (s == worker_state::idle) return fail(errc::not_running, m_config.name);
-  if (!is_terminal(s)) return fail(errc::already_running, m_config.name);
+  if (s == worker_state::idle) return fail(errc::not_running, name());
+  if (!is_terminal(s)) return fail(errc::already_running, name());
   return m_last_exit;  // the worker wrote it before publishing the terminal state
 }
 
 // ---------------------------------------------------------------- controller side
 
 result<void> worker::configure(const worker_config& config) noexcept {
-  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  if (is_current_thread()) return fail(errc::would_deadlock, name());
   platform::lock_guard lock(m_mutex);
   const auto s = state();
   if (!is_terminal(s)) {
-    return fail(s == worker_state::stopping ? errc::stopping : errc::already_running, m_config.name);
+    return fail(s == worker_state::stopping ? errc::stopping : errc::already_running, name());
   }
   const auto& a = m_config.thread;
   const auto& b = config.thread;
@@ -136,19 +137,20 @@ result<void> worker::configure(const worker_config& config) noexcept {
     m_thread_outdated = true;  // the next start() replaces the thread
   }
   m_config = config;
+  m_name.store(config.name, std::memory_order_relaxed);
   return {};
 }
 
 result<start_info> worker::start() noexcept {
-  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  if (is_current_thread()) return fail(errc::would_deadlock, name());
   platform::lock_guard lock(m_mutex);
   const std::uint32_t before = m_ctrl.load(std::memory_order_acquire);
   const auto* row = lifecycle_next(state_of(before), lifecycle_event::start);
   if (row == nullptr) {
     return fail(state_of(before) == worker_state::stopping ? errc::stopping : errc::already_running,
-                m_config.name);
+                name());
   }
-  if (!m_config.body || m_config.name == nullptr) return fail(errc::invalid_argument, m_config.name);
+  if (!m_config.body || m_config.name == nullptr) return fail(errc::invalid_argument, name());
   if (m_thread_outdated) {
     retire_thread_locked();
     m_thread_outdated = false;
@@ -179,8 +181,8 @@ result<start_info> worker::start() noexcept {
 }
 
 result<void> worker::check_generation_locked(std::uint32_t gen) const noexcept {
-  if (gen == 0) return fail(errc::invalid_handle, m_config.name);
-  if (gen != m_generation.load(std::memory_order_relaxed)) return fail(errc::stale_handle, m_config.name);
+  if (gen == 0) return fail(errc::invalid_handle, name());
+  if (gen != m_generation.load(std::memory_order_relaxed)) return fail(errc::stale_handle, name());
   return {};
 }
 
@@ -198,7 +200,7 @@ template <class Done>
 result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_point deadline,
                                                      Done done) noexcept {
   m_ctrl_waiters.fetch_add(1, std::memory_order_seq_cst);
-  result<wait_outcome> outcome = fail(errc::timeout, m_config.name);
+  result<wait_outcome> outcome = fail(errc::timeout, name());
   for (;;) {
     const std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
     if (m_generation.load(std::memory_order_acquire) != gen) {
@@ -224,25 +226,25 @@ result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_poi
 
 result<void> worker::pause(duration timeout) noexcept {
   const auto gen = generation();
-  if (gen == 0) return fail(errc::not_running, m_config.name);
+  if (gen == 0) return fail(errc::not_running, name());
   return pause_generation(gen, timeout);
 }
 result<void> worker::resume() noexcept {
   const auto gen = generation();
-  if (gen == 0) return fail(errc::not_running, m_config.name);
+  if (gen == 0) return fail(errc::not_running, name());
   return resume_generation(gen);
 }
 result<exit_report> worker::stop(duration timeout) noexcept {
   const auto gen = generation();
   if (gen == 0) {  // never started: nothing to stop
-    if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+    if (is_current_thread()) return fail(errc::would_deadlock, name());
     return exit_report{};
   }
   return stop_generation(gen, timeout);
 }
 
 result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexcept {
-  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  if (is_current_thread()) return fail(errc::would_deadlock, name());
   const auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
   {
@@ -253,9 +255,9 @@ result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexc
       const auto s = state_of(ctrl);
       const auto* row = lifecycle_next(s, lifecycle_event::pause_request);
       if (row == nullptr) {
-        if (s == worker_state::paused) return fail(errc::already_paused, m_config.name);
-        if (s == worker_state::stopping) return fail(errc::stopping, m_config.name);
-        return fail(errc::not_running, m_config.name);
+        if (s == worker_state::paused) return fail(errc::already_paused, name());
+        if (s == worker_state::stopping) return fail(errc::stopping, name());
+        return fail(errc::not_running, name());
       }
       const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
       if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
@@ -266,12 +268,12 @@ result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexc
     return state_of(ctrl) != worker_state::pausing;
   });
   if (!outcome) return fail(outcome.error());
-  if (outcome->ended) return fail(errc::exited, m_config.name);
+  if (outcome->ended) return fail(errc::exited, name());
   switch (state_of(outcome->ctrl)) {
     case worker_state::paused: return {};
-    case worker_state::running: return fail(errc::cancelled, m_config.name);
+    case worker_state::running: return fail(errc::cancelled, name());
     default:
-      return fail(stop_flag_of(outcome->ctrl) ? errc::stopping : errc::exited, m_config.name);
+      return fail(stop_flag_of(outcome->ctrl) ? errc::stopping : errc::exited, name());
   }
 }
 
@@ -285,7 +287,7 @@ result<void> worker::resume_generation(std::uint32_t gen) noexcept {
       const auto s = state_of(ctrl);
       const auto* row = lifecycle_next(s, lifecycle_event::resume);
       if (row == nullptr) {
-        return fail(s == worker_state::stopping ? errc::stopping : errc::not_running, m_config.name);
+        return fail(s == worker_state::stopping ? errc::stopping : errc::not_running, name());
       }
       const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
       if (next == ctrl) break;
@@ -303,7 +305,7 @@ result<void> worker::resume_generation(std::uint32_t gen) noexcept {
 }
 
 result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout) noexcept {
-  if (is_current_thread()) return fail(errc::would_deadlock, m_config.name);
+  if (is_current_thread()) return fail(errc::would_deadlock, name());
   const auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
   bool changed = false;
@@ -333,7 +335,7 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
   if (!outcome) return fail(outcome.error());
   platform::lock_guard lock(m_mutex);
   // A restart slipped in after the exit: that incarnation's report is gone; say so.
-  if (m_generation.load(std::memory_order_relaxed) != gen) return fail(errc::stale_handle, m_config.name);
+  if (m_generation.load(std::memory_order_relaxed) != gen) return fail(errc::stale_handle, name());
   return m_last_exit;
 }
 
@@ -452,7 +454,7 @@ result<void> worker::park() noexcept {
         platform::spin_then_park(m_wake, seen, never, k_handshake_spins);
         continue;
       case worker_state::stopping:
-        return fail(errc::stop_requested, m_config.name);
+        return fail(errc::stop_requested, name());
       default:
         return {};
     }
@@ -461,7 +463,7 @@ result<void> worker::park() noexcept {
 
 result<void> worker::checkpoint_slow() noexcept {
   const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
-  if (s == worker_state::stopping) return fail(errc::stop_requested, m_config.name);
+  if (s == worker_state::stopping) return fail(errc::stop_requested, name());
   if (s == worker_state::pausing || s == worker_state::paused) return park();
   return {};
 }
@@ -471,13 +473,13 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
   for (;;) {
     const std::uint32_t seen = m_wake.load(std::memory_order_acquire);  // NOTE-2
     const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
-    if (s == worker_state::stopping) return fail(errc::stop_requested, m_config.name);
+    if (s == worker_state::stopping) return fail(errc::stop_requested, name());
     if (s == worker_state::pausing || s == worker_state::paused) {
       STEWARD_TRY(park());
       continue;
     }
     if (ready != nullptr && ready(arg)) return {};
-    if (deadline_passed) return fail(errc::timeout, m_config.name);
+    if (deadline_passed) return fail(errc::timeout, name());
     deadline_passed = platform::park_wait(m_wake, seen, deadline) == platform::park_status::timed_out;
   }
 }
@@ -486,7 +488,7 @@ result<platform::io_events> worker::wait_fd(int fd, platform::io_interest intere
                                             time_point deadline) noexcept {
   for (;;) {
     const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
-    if (s == worker_state::stopping) return fail(errc::stop_requested, m_config.name);
+    if (s == worker_state::stopping) return fail(errc::stop_requested, name());
     if (s == worker_state::pausing || s == worker_state::paused) {
       STEWARD_TRY(park());
       continue;
@@ -501,7 +503,7 @@ result<platform::io_events> worker::wait_fd(int fd, platform::io_interest intere
     if (!waited) return fail(waited.error());
     switch (waited->status) {
       case platform::fd_wait_status::ready: return waited->events;
-      case platform::fd_wait_status::timed_out: return fail(errc::timeout, m_config.name);
+      case platform::fd_wait_status::timed_out: return fail(errc::timeout, name());
       case platform::fd_wait_status::woken: m_waker.drain(); break;
     }
   }

@@ -152,7 +152,7 @@ class worker {
   [[nodiscard]] std::uint32_t generation() const noexcept;
   // A handle to the current incarnation (null if never started).
   [[nodiscard]] worker_handle handle() const noexcept;
-  [[nodiscard]] const char* name() const noexcept { return m_config.name; }
+  [[nodiscard]] const char* name() const noexcept { return m_name.load(std::memory_order_relaxed); }
   // Returns: the last incarnation's report; not_running if never started; already_running
   // while an incarnation is live.
   [[nodiscard]] result<exit_report> last_exit() const noexcept;
@@ -214,7 +214,8 @@ class worker {
   std::atomic<bool> m_in_fd_wait{false};
   std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
 
-  worker_config m_config;
+  worker_config m_config;  // written by configure() only while no incarnation is live
+  std::atomic<const char*> m_name;  // read by any thread for error subjects
   unsigned char* m_stack;
   std::size_t m_stack_size;
   cleanup_stack_base& m_cleanup;
