@@ -62,14 +62,21 @@ void row(const char* what, const char* who, stats s, stats base) {
 void header() {
   std::printf("| %-16s | %-48s | %9s | %9s | %7s | %7s |\n", "benchmark", "implementation", "median us",
               "p99 us", "ratio", "p99 ratio");
-  std::printf("|------------------|--------------------------------------------------|-----------|-----------|---------|---------|\n");
+  std::printf(
+      "|------------------|--------------------------------------------------|-----------|-----------|-------"
+      "--|---------|\n");
 }
 
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val) {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op | FUTEX_PRIVATE_FLAG, val, nullptr, nullptr, 0);
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op | FUTEX_PRIVATE_FLAG, val, nullptr,
+                 nullptr, 0);
 }
-void futex_wait(std::atomic<std::uint32_t>& w, std::uint32_t v) { futex(&w, FUTEX_WAIT, v); }
-void futex_wake(std::atomic<std::uint32_t>& w) { futex(&w, FUTEX_WAKE, 1); }
+void futex_wait(std::atomic<std::uint32_t>& w, std::uint32_t v) {
+  futex(&w, FUTEX_WAIT, v);
+}
+void futex_wake(std::atomic<std::uint32_t>& w) {
+  futex(&w, FUTEX_WAKE, 1);
+}
 
 using big_worker = steward::static_worker<256 * 1024, 4>;
 

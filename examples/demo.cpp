@@ -36,7 +36,9 @@ double ms_since_start() {
   auto now = steward::platform::monotonic_now();
   return now ? std::chrono::duration<double, std::milli>(*now - g_t0).count() : -1.0;
 }
-void note(const char* what) { std::printf("[%8.2f ms] %s\n", ms_since_start(), what); }
+void note(const char* what) {
+  std::printf("[%8.2f ms] %s\n", ms_since_start(), what);
+}
 
 int g_checks_failed = 0;
 void check(bool ok, const char* what) {
@@ -89,7 +91,8 @@ steward::result<void> filter_body(worker_context& ctx) {
     for (; seen != now; ++seen) average = 0.9F * average + 0.1F * g_pipe.ring[seen % k_ring];
     g_pipe.filtered.fetch_add(1);
     char line[64];
-    const int len = std::snprintf(line, sizeof line, "sample %u avg %+.4f\n", now, static_cast<double>(average));
+    const int len =
+        std::snprintf(line, sizeof line, "sample %u avg %+.4f\n", now, static_cast<double>(average));
     if (::write(g_pipe.pipe_write, line, static_cast<std::size_t>(len)) != len) {
       return steward::fail(steward::errc::io_error, "filter pipe");
     }
@@ -100,10 +103,11 @@ steward::result<void> logger_body(worker_context& ctx) {
   std::FILE* file = std::fopen(g_pipe.log_path, "w");
   if (file == nullptr) return steward::fail(steward::errc::platform_error, "log file", errno);
   g_acquired[log_file].fetch_add(1);
-  STEWARD_TRY(ctx.adopt(file, +[](std::FILE* f) {
-    g_released[log_file].fetch_add(1);
-    return std::fclose(f);
-  }));
+  STEWARD_TRY(ctx.adopt(
+      file, +[](std::FILE* f) {
+        g_released[log_file].fetch_add(1);
+        return std::fclose(f);
+      }));
   char buffer[512];
   for (;;) {
     STEWARD_TRY(ctx.wait_readable(g_pipe.pipe_read));  // blocks in ppoll; stop cuts it short
@@ -145,7 +149,9 @@ bool pause_timed(steward::worker& w) {
   return r.has_value() && w.state() == steward::worker_state::paused;
 }
 
-void run_for(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
+void run_for(std::chrono::milliseconds d) {
+  std::this_thread::sleep_for(d);
+}
 
 }  // namespace
 
@@ -195,7 +201,8 @@ int main(int argc, char** argv) {
 
   run_for(20ms);  // the logger drains what is left, then blocks in its fd wait
   note("stopping logger (blocked waiting for the pipe) and sampler (sleeping)");
-  for (steward::worker* w : {static_cast<steward::worker*>(&g_logger), static_cast<steward::worker*>(&g_sampler)}) {
+  for (steward::worker* w :
+       {static_cast<steward::worker*>(&g_logger), static_cast<steward::worker*>(&g_sampler)}) {
     auto t = steward::platform::monotonic_now();
     auto r = w->stop(1s);
     std::printf("[%8.2f ms] stop(%s): %s in %.1f us (request -> thread done with cleanup)\n",

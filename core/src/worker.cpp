@@ -36,7 +36,9 @@ constexpr std::uint32_t encode(worker_state s, bool stop_flag) noexcept {
 constexpr worker_state state_of(std::uint32_t ctrl) noexcept {
   return static_cast<worker_state>(ctrl & k_state_mask);
 }
-constexpr bool stop_flag_of(std::uint32_t ctrl) noexcept { return (ctrl & k_stop_flag) != 0; }
+constexpr bool stop_flag_of(std::uint32_t ctrl) noexcept {
+  return (ctrl & k_stop_flag) != 0;
+}
 
 // Rounds of spinning before a control handshake sleeps in the kernel (a few microseconds):
 // acknowledgements usually arrive within that, and a sleep + wake costs much more on a VM.
@@ -48,12 +50,18 @@ thread_local worker* t_current_worker = nullptr;
 
 const char* to_string(exit_reason r) noexcept {
   switch (r) {
-    case exit_reason::returned: return "returned";
-    case exit_reason::stopped: return "stopped";
-    case exit_reason::stopped_before_start: return "stopped_before_start";
-    case exit_reason::error: return "error";
-    case exit_reason::exception: return "exception";
-    case exit_reason::cleanup_failed: return "cleanup_failed";
+    case exit_reason::returned:
+      return "returned";
+    case exit_reason::stopped:
+      return "stopped";
+    case exit_reason::stopped_before_start:
+      return "stopped_before_start";
+    case exit_reason::error:
+      return "error";
+    case exit_reason::exception:
+      return "exception";
+    case exit_reason::cleanup_failed:
+      return "cleanup_failed";
   }
   return "?";
 }
@@ -111,7 +119,9 @@ worker_handle worker::handle() const noexcept {
   return gen == 0 ? worker_handle{} : worker_handle{const_cast<worker*>(this), gen};
 }
 
-bool worker::is_current_thread() const noexcept { return t_current_worker == this; }
+bool worker::is_current_thread() const noexcept {
+  return t_current_worker == this;
+}
 
 result<exit_report> worker::last_exit() const noexcept {
   platform::lock_guard lock(m_mutex);
@@ -147,8 +157,7 @@ result<start_info> worker::start() noexcept {
   const std::uint32_t before = m_ctrl.load(std::memory_order_acquire);
   const auto* row = lifecycle_next(state_of(before), lifecycle_event::start);
   if (row == nullptr) {
-    return fail(state_of(before) == worker_state::stopping ? errc::stopping : errc::already_running,
-                name());
+    return fail(state_of(before) == worker_state::stopping ? errc::stopping : errc::already_running, name());
   }
   if (!m_config.body || m_config.name == nullptr) return fail(errc::invalid_argument, name());
   if (m_thread_outdated) {
@@ -264,14 +273,15 @@ result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexc
     }
   }
   wake_worker();
-  auto outcome = wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) {
-    return state_of(ctrl) != worker_state::pausing;
-  });
+  auto outcome = wait_for_worker(gen, *deadline,
+                                 [](std::uint32_t ctrl) { return state_of(ctrl) != worker_state::pausing; });
   if (!outcome) return fail(outcome.error());
   if (outcome->ended) return fail(errc::exited, name());
   switch (state_of(outcome->ctrl)) {
-    case worker_state::paused: return {};
-    case worker_state::running: return fail(errc::cancelled, name());
+    case worker_state::paused:
+      return {};
+    case worker_state::running:
+      return fail(errc::cancelled, name());
     default:
       return fail(stop_flag_of(outcome->ctrl) ? errc::stopping : errc::exited, name());
   }
@@ -329,9 +339,8 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
     wake_worker();
     wake_controllers();  // pause() callers still waiting get stopping
   }
-  auto outcome = wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) {
-    return is_terminal(state_of(ctrl));
-  });
+  auto outcome =
+      wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) { return is_terminal(state_of(ctrl)); });
   if (!outcome) return fail(outcome.error());
   platform::lock_guard lock(m_mutex);
   // A restart slipped in after the exit: that incarnation's report is gone; say so.
@@ -435,8 +444,7 @@ void worker::run() noexcept {
   m_last_exit = report;
   t_current_worker = nullptr;
   // Publishing the terminal state is this incarnation's last use of the slot.
-  transition_self(is_failure(report.reason) ? lifecycle_event::exited_failed
-                                            : lifecycle_event::exited_clean);
+  transition_self(is_failure(report.reason) ? lifecycle_event::exited_failed : lifecycle_event::exited_clean);
 }
 
 result<void> worker::park() noexcept {
@@ -502,9 +510,13 @@ result<platform::io_events> worker::wait_fd(int fd, platform::io_interest intere
     m_in_fd_wait.store(false, std::memory_order_seq_cst);
     if (!waited) return fail(waited.error());
     switch (waited->status) {
-      case platform::fd_wait_status::ready: return waited->events;
-      case platform::fd_wait_status::timed_out: return fail(errc::timeout, name());
-      case platform::fd_wait_status::woken: m_waker.drain(); break;
+      case platform::fd_wait_status::ready:
+        return waited->events;
+      case platform::fd_wait_status::timed_out:
+        return fail(errc::timeout, name());
+      case platform::fd_wait_status::woken:
+        m_waker.drain();
+        break;
     }
   }
 }
@@ -540,7 +552,9 @@ result<platform::io_events> worker_context::wait_writable(int fd, time_point dea
   return m_worker.wait_fd(fd, platform::io_interest::writable, deadline);
 }
 
-std::uint32_t worker_context::generation() const noexcept { return m_worker.generation(); }
+std::uint32_t worker_context::generation() const noexcept {
+  return m_worker.generation();
+}
 
 // ---------------------------------------------------------------- handle
 
@@ -567,7 +581,9 @@ result<worker_state> worker_handle::state() const noexcept {
 
 // ---------------------------------------------------------------- notifier
 
-notifier::~notifier() { STEWARD_REQUIRE("core.notifier", 100, m_head == nullptr); }
+notifier::~notifier() {
+  STEWARD_REQUIRE("core.notifier", 100, m_head == nullptr);
+}
 
 void notifier::attach(waiter& w) noexcept {
   platform::lock_guard lock(m_mutex);

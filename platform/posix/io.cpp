@@ -22,9 +22,8 @@ result<void> fd_waker::open() noexcept {
   if (m_fd >= 0) return {};
   const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) {
-    const errc code = (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
-                          ? errc::resource_exhausted
-                          : errc::platform_error;
+    const errc code = (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ? errc::resource_exhausted
+                                                                              : errc::platform_error;
     return fail(code, "eventfd", errno);
   }
   m_fd = fd;

@@ -32,7 +32,9 @@ mutex::mutex() noexcept {
   STEWARD_REQUIRE(k_module, 110, rc == 0);
 }
 
-mutex::~mutex() { pthread_mutex_destroy(native(m_storage)); }
+mutex::~mutex() {
+  pthread_mutex_destroy(native(m_storage));
+}
 
 void mutex::lock() noexcept {
   STEWARD_REQUIRE(k_module, 120, pthread_mutex_lock(native(m_storage)) == 0);

@@ -15,8 +15,7 @@
 namespace steward::platform {
 namespace {
 
-static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t),
-              "futex needs a plain 32-bit word");
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t), "futex needs a plain 32-bit word");
 
 std::uint32_t* word_address(const std::atomic<std::uint32_t>& word) noexcept {
   // The kernel only compares and queues on the address; it never writes the word.

@@ -25,10 +25,13 @@ std::atomic<void*> g_start_hook_user{nullptr};
 
 int native_policy(sched_policy p) noexcept {
   switch (p) {
-    case sched_policy::fifo: return SCHED_FIFO;
-    case sched_policy::rr: return SCHED_RR;
+    case sched_policy::fifo:
+      return SCHED_FIFO;
+    case sched_policy::rr:
+      return SCHED_RR;
     case sched_policy::other:
-    case sched_policy::inherit: break;
+    case sched_policy::inherit:
+      break;
   }
   return SCHED_OTHER;
 }
@@ -94,8 +97,8 @@ void set_thread_start_hook(thread_start_hook hook, void* user) noexcept {
   g_start_hook.store(hook, std::memory_order_release);
 }
 
-result<thread_report> create_thread(thread_handle& out, const thread_params& params,
-                                    thread_entry entry, void* arg) noexcept {
+result<thread_report> create_thread(thread_handle& out, const thread_params& params, thread_entry entry,
+                                    void* arg) noexcept {
   static_assert(sizeof(pthread_t) <= sizeof(out.m_storage), "grow thread_handle storage");
   if (params.stack == nullptr || entry == nullptr) return fail(errc::invalid_argument, params.name);
   const std::size_t minimum = min_stack_size();
@@ -106,7 +109,8 @@ result<thread_report> create_thread(thread_handle& out, const thread_params& par
   if (is_realtime(opt.policy)) {
     const int lo = sched_get_priority_min(native_policy(opt.policy));
     const int hi = sched_get_priority_max(native_policy(opt.policy));
-    if (opt.priority < lo || opt.priority > hi) return fail(errc::invalid_argument, params.name, opt.priority);
+    if (opt.priority < lo || opt.priority > hi)
+      return fail(errc::invalid_argument, params.name, opt.priority);
   } else if (opt.priority != 0) {
     return fail(errc::invalid_argument, params.name, opt.priority);
   }
@@ -130,7 +134,7 @@ result<thread_report> create_thread(thread_handle& out, const thread_params& par
       if (params.name != nullptr) {
         char name[16]{};
         std::strncpy(name, params.name, sizeof name - 1);
-        pthread_setname_np(tid, name);  // cosmetic; a failure leaves the default name
+        report.name_errno = pthread_setname_np(tid, name);  // cosmetic: reported, not fatal
       }
       return report;
     }

@@ -28,9 +28,12 @@ steward::worker_config busy_worker(probe* p) {
     for (int i = 0;; ++i) {
       STEWARD_TRY(ctx.checkpoint());
       switch (i % 3) {
-        case 0: STEWARD_TRY(ctx.sleep_for(std::chrono::microseconds(20))); break;
+        case 0:
+          STEWARD_TRY(ctx.sleep_for(std::chrono::microseconds(20)));
+          break;
         case 1: {
-          auto r = ctx.wait_for(pp->note, [] { return false; }, std::chrono::microseconds(20));
+          auto r = ctx.wait_for(
+              pp->note, [] { return false; }, std::chrono::microseconds(20));
           if (!r && r.error() != steward::errc::timeout) return steward::fail(r.error());
           break;
         }
@@ -60,7 +63,8 @@ TEST_CASE("allocation counter: positive control") {
   CHECK(scope.all_threads() >= 1);
 }
 
-TEST_CASE("no heap: thousands of start/pause/resume/stop/restart cycles allocate nothing" * doctest::timeout(180)) {
+TEST_CASE("no heap: thousands of start/pause/resume/stop/restart cycles allocate nothing" *
+          doctest::timeout(180)) {
   if (alloc_counting_mode() == 0) {
     MESSAGE("skipped: allocation counting is not active in this build (valgrind or similar)");
     return;

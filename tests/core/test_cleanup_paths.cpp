@@ -29,8 +29,10 @@ steward::worker_config resource_owner(scenario* sc) {
     }
     sc->armed = true;
     switch (sc->how) {
-      case way_out::normal_return: return {};
-      case way_out::error_return: return steward::fail(errc::worker_failed, "owner", 7);
+      case way_out::normal_return:
+        return {};
+      case way_out::error_return:
+        return steward::fail(errc::worker_failed, "owner", 7);
       case way_out::exception:
 #if STEWARD_USING_EXCEPTIONS
         throw std::runtime_error("lost the sensor");

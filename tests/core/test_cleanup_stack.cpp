@@ -14,7 +14,9 @@ int close_slot(int slot) {
   ++g_closed[slot];
   return 0;
 }
-int failing_close(int) { return -1; }
+int failing_close(int) {
+  return -1;
+}
 }  // namespace
 
 TEST_CASE("cleanup stack: unwinds newest first, each action once") {
@@ -120,10 +122,10 @@ TEST_CASE("cleanup stack: adopt releases the handle with its function") {
 
 TEST_CASE("cleanup stack: failed releases are counted, never swallowed") {
   cleanup_stack<4> stack;
-  REQUIRE(stack.adopt(0, &failing_close));                          // int != 0
-  REQUIRE(stack.defer([] { return false; }));                       // bool false
+  REQUIRE(stack.adopt(0, &failing_close));     // int != 0
+  REQUIRE(stack.defer([] { return false; }));  // bool false
   REQUIRE(stack.defer([]() -> steward::result<void> { return steward::fail(errc::io_error); }));
-  REQUIRE(stack.defer([] { return 0; }));                           // int 0: fine
+  REQUIRE(stack.defer([] { return 0; }));  // int 0: fine
   const auto summary = stack.unwind();
   CHECK(summary.released == 4);
   CHECK(summary.failed == 3);

@@ -12,17 +12,17 @@ using steward::lifecycle_next;
 using steward::worker_state;
 
 namespace {
-constexpr worker_state k_states[] = {worker_state::idle,     worker_state::starting, worker_state::running,
-                                     worker_state::pausing,  worker_state::paused,   worker_state::stopping,
-                                     worker_state::stopped,  worker_state::failed};
+constexpr worker_state k_states[] = {worker_state::idle,    worker_state::starting, worker_state::running,
+                                     worker_state::pausing, worker_state::paused,   worker_state::stopping,
+                                     worker_state::stopped, worker_state::failed};
 constexpr lifecycle_event k_events[] = {
-    lifecycle_event::start,  lifecycle_event::entered,      lifecycle_event::pause_request,
-    lifecycle_event::parked, lifecycle_event::resume,       lifecycle_event::stop_request,
+    lifecycle_event::start,         lifecycle_event::entered,      lifecycle_event::pause_request,
+    lifecycle_event::parked,        lifecycle_event::resume,       lifecycle_event::stop_request,
     lifecycle_event::body_returned, lifecycle_event::exited_clean, lifecycle_event::exited_failed};
 
 std::string render_row(const steward::lifecycle_transition& row) {
-  return std::string("| ") + to_string(row.from) + " | " + to_string(row.event) + " | " +
-         row.guard_action + " | " + to_string(row.to) + " |";
+  return std::string("| ") + to_string(row.from) + " | " + to_string(row.event) + " | " + row.guard_action +
+         " | " + to_string(row.to) + " |";
 }
 }  // namespace
 
@@ -43,7 +43,11 @@ TEST_CASE("lifecycle: stop is accepted in every state") {
 }
 
 TEST_CASE("lifecycle: the rows that define pause, resume and stop") {
-  struct expect { worker_state from; lifecycle_event event; worker_state to; };
+  struct expect {
+    worker_state from;
+    lifecycle_event event;
+    worker_state to;
+  };
   constexpr expect rows[] = {
       {worker_state::idle, lifecycle_event::start, worker_state::starting},
       {worker_state::stopped, lifecycle_event::start, worker_state::starting},

@@ -71,8 +71,8 @@ TEST_CASE("races: stop racing start never runs a stopped body and never hangs" *
     stopper.join();
   }
   CHECK(b.exits == 500);
-  CHECK(b.bodies == 500 - before_start);   // INV-2: a body ran exactly when stop lost the race
-  CHECK(b.releases == b.bodies.load());    // INV-1: one resource per body, released once
+  CHECK(b.bodies == 500 - before_start);  // INV-2: a body ran exactly when stop lost the race
+  CHECK(b.releases == b.bodies.load());   // INV-1: one resource per body, released once
   MESSAGE("stop won against start in ", before_start, " of 500 rounds");
 }
 
@@ -166,8 +166,10 @@ TEST_CASE("races: random control from several controllers keeps every invariant"
       switch (rng.next() % 6U) {
         case 0: {
           auto s = w->start();
-          if (s) starts.fetch_add(1);
-          else CHECK(is_one_of(code_of(s), {errc::already_running, errc::stopping}));
+          if (s)
+            starts.fetch_add(1);
+          else
+            CHECK(is_one_of(code_of(s), {errc::already_running, errc::stopping}));
           break;
         }
         case 1:
@@ -198,8 +200,8 @@ TEST_CASE("races: random control from several controllers keeps every invariant"
   d.join();
   running = false;
   REQUIRE(w->stop(k_ack));
-  CHECK(b.exits == starts.load());          // every incarnation reported its exit once
-  CHECK(b.releases == b.bodies.load());     // every body's resource released exactly once
+  CHECK(b.exits == starts.load());       // every incarnation reported its exit once
+  CHECK(b.releases == b.bodies.load());  // every body's resource released exactly once
   CHECK(steward::is_terminal(w->state()));
 }
 

@@ -14,8 +14,8 @@ using steward::worker_state;
 namespace {
 
 struct wait_probe {
-  std::atomic<int> entered{0};   // how many times the body entered the wait
-  std::atomic<int> result{-2};   // code_of() of the wait's result (-1 = ok)
+  std::atomic<int> entered{0};  // how many times the body entered the wait
+  std::atomic<int> result{-2};  // code_of() of the wait's result (-1 = ok)
   std::atomic<bool> ready{false};
   std::atomic<std::int64_t> returned_at{0};
   std::atomic<std::int64_t> deadline{0};
@@ -54,7 +54,8 @@ steward::worker_config note_waiter(wait_probe* p) {
   cfg.name = "note-waiter";
   cfg.body = [p](steward::worker_context& ctx) -> steward::result<void> {
     p->entered.fetch_add(1);
-    auto r = ctx.wait_until(p->note, [p] { return p->ready.load(); }, steward::never);
+    auto r = ctx.wait_until(
+        p->note, [p] { return p->ready.load(); }, steward::never);
     p->result = code_of(r);
     return r;
   };
@@ -92,9 +93,9 @@ void pause_inside_wait(const steward::worker_config& cfg, wait_probe& p, Finish 
   REQUIRE(eventually([&] { return p.entered.load() == 1; }));
   REQUIRE(w->pause(k_ack));  // acknowledged from inside the wait, no body cooperation
   CHECK(w->state() == worker_state::paused);
-  CHECK(p.result == -2);     // the wait has not returned
+  CHECK(p.result == -2);  // the wait has not returned
   REQUIRE(w->resume());
-  CHECK(p.result == -2);     // still waiting after resume
+  CHECK(p.result == -2);  // still waiting after resume
   finish();
   REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
   CHECK(p.result == -1);
@@ -134,7 +135,8 @@ TEST_CASE("waits: stop wakes a paused worker that was sleeping" * doctest::timeo
   CHECK(p.result == code(errc::stop_requested));
 }
 
-TEST_CASE("waits: a pause inside sleep is acknowledged; after resume it keeps its deadline" * doctest::timeout(60)) {
+TEST_CASE("waits: a pause inside sleep is acknowledged; after resume it keeps its deadline" *
+          doctest::timeout(60)) {
   wait_probe p;
   steward::worker_config cfg;
   cfg.name = "timed-sleeper";
@@ -158,7 +160,7 @@ TEST_CASE("waits: a pause inside sleep is acknowledged; after resume it keeps it
     REQUIRE(w->resume());
   }
   REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
-  CHECK(p.result == -1);                       // a sleep ends in success, not an error
+  CHECK(p.result == -1);                             // a sleep ends in success, not an error
   CHECK(p.returned_at.load() >= p.deadline.load());  // and never before its deadline
 }
 
@@ -180,7 +182,8 @@ TEST_CASE("waits: a pause inside an fd wait is acknowledged, the wait resumes" *
   });
 }
 
-TEST_CASE("waits: notifier wait returns when the predicate holds, and times out otherwise" * doctest::timeout(60)) {
+TEST_CASE("waits: notifier wait returns when the predicate holds, and times out otherwise" *
+          doctest::timeout(60)) {
   struct probe {
     steward::notifier note;
     std::atomic<int> value{0};
@@ -189,8 +192,10 @@ TEST_CASE("waits: notifier wait returns when the predicate holds, and times out 
   steward::worker_config cfg;
   auto* pr = &p;
   cfg.body = [pr](steward::worker_context& ctx) -> steward::result<void> {
-    pr->first = code_of(ctx.wait_for(pr->note, [pr] { return pr->value.load() == 3; }, std::chrono::hours(1)));
-    pr->second = code_of(ctx.wait_for(pr->note, [] { return false; }, std::chrono::milliseconds(1)));
+    pr->first = code_of(ctx.wait_for(
+        pr->note, [pr] { return pr->value.load() == 3; }, std::chrono::hours(1)));
+    pr->second = code_of(ctx.wait_for(
+        pr->note, [] { return false; }, std::chrono::milliseconds(1)));
     return {};
   };
   auto w = make_worker(cfg);
@@ -250,7 +255,8 @@ TEST_CASE("waits: no notification is lost between a producer and a waiting worke
   cfg.body = [qp](steward::worker_context& ctx) -> steward::result<void> {
     while (qp->consumed.load() < k_items) {
       const int seen = qp->consumed.load();
-      STEWARD_TRY(ctx.wait_until(qp->note, [qp, seen] { return qp->produced.load() > seen; }, steward::never));
+      STEWARD_TRY(ctx.wait_until(
+          qp->note, [qp, seen] { return qp->produced.load() > seen; }, steward::never));
       qp->consumed.fetch_add(1);
     }
     return {};

@@ -11,10 +11,10 @@ using steward::worker_state;
 namespace {
 
 struct spin_state {
-  std::atomic<int> phase{0};        // 1 = inside checkpoint(), 2 = past it
+  std::atomic<int> phase{0};  // 1 = inside checkpoint(), 2 = past it
   std::atomic<long> iterations{0};
   std::atomic<bool> body_ran{false};
-  std::atomic<bool> hold{false};    // while true the body spins without a safe point
+  std::atomic<bool> hold{false};  // while true the body spins without a safe point
 };
 
 // A body that loops over checkpoint() until stopped.
@@ -258,7 +258,8 @@ TEST_CASE("worker: a pause sent before the thread reached its body is not lost" 
   CHECK(w->stop(k_ack));
 }
 
-TEST_CASE("worker: a resume sent before the thread started is a no-op, the body runs" * doctest::timeout(60)) {
+TEST_CASE("worker: a resume sent before the thread started is a no-op, the body runs" *
+          doctest::timeout(60)) {
   spin_state st;
   auto w = make_worker(spinning(&st));
   start_gate gate;
@@ -396,7 +397,8 @@ TEST_CASE("worker: thread creation failure is typed, bounded and changes nothing
   CHECK(w->stop(k_ack));
 }
 
-TEST_CASE("worker: a refused real-time policy falls back and says so, or fails if asked" * doctest::timeout(60)) {
+TEST_CASE("worker: a refused real-time policy falls back and says so, or fails if asked" *
+          doctest::timeout(60)) {
   spin_state st;
   auto cfg = spinning(&st);
   cfg.thread.policy = steward::platform::sched_policy::fifo;

@@ -21,11 +21,11 @@ inline void count_one() noexcept {
 
 #if STEWARD_TEST_ALLOC_MODE == 2
 extern "C" {
-void* __libc_malloc(std::size_t);                      // NOLINT(cert-dcl51-cpp,bugprone-reserved-identifier)
-void* __libc_calloc(std::size_t, std::size_t);         // NOLINT
-void* __libc_realloc(void*, std::size_t);              // NOLINT
-void* __libc_memalign(std::size_t, std::size_t);       // NOLINT
-void __libc_free(void*);                               // NOLINT
+void* __libc_malloc(std::size_t);                 // NOLINT(cert-dcl51-cpp,bugprone-reserved-identifier)
+void* __libc_calloc(std::size_t, std::size_t);    // NOLINT
+void* __libc_realloc(void*, std::size_t);         // NOLINT
+void* __libc_memalign(std::size_t, std::size_t);  // NOLINT
+void __libc_free(void*);                          // NOLINT
 
 void* malloc(std::size_t n) {
   count_one();
@@ -39,7 +39,9 @@ void* realloc(void* p, std::size_t n) {
   count_one();
   return __libc_realloc(p, n);
 }
-void free(void* p) { __libc_free(p); }
+void free(void* p) {
+  __libc_free(p);
+}
 void* aligned_alloc(std::size_t a, std::size_t n) {
   count_one();
   return __libc_memalign(a, n);
@@ -74,26 +76,58 @@ void* counted_new_aligned(std::size_t n, std::align_val_t a) {
   return p;
 }
 }  // namespace
-void* operator new(std::size_t n) { return counted_new(n); }
-void* operator new[](std::size_t n) { return counted_new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_new_aligned(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_new_aligned(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void* operator new(std::size_t n) {
+  return counted_new(n);
+}
+void* operator new[](std::size_t n) {
+  return counted_new(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_new(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_new(n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_new_aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_new_aligned(n, a);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
 #endif
 
 namespace testutil {
 
-std::uint64_t allocs_this_thread() noexcept { return t_count; }
-std::uint64_t allocs_all_threads() noexcept { return g_all.load(std::memory_order_relaxed); }
+std::uint64_t allocs_this_thread() noexcept {
+  return t_count;
+}
+std::uint64_t allocs_all_threads() noexcept {
+  return g_all.load(std::memory_order_relaxed);
+}
 
 int alloc_counting_mode() noexcept {
   static const int mode = [] {

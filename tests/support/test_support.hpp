@@ -125,5 +125,7 @@ template <class R>
 int code_of(const R& r) noexcept {
   return r ? -1 : static_cast<int>(r.error().code);
 }
-inline int code(steward::errc c) noexcept { return static_cast<int>(c); }
+inline int code(steward::errc c) noexcept {
+  return static_cast<int>(c);
+}
 }  // namespace testutil

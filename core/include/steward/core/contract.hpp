@@ -12,8 +12,7 @@ namespace steward {
 using contract_handler = void (*)(const char* module, int id, const char* what) noexcept;
 
 namespace detail {
-[[noreturn]] inline void default_contract_handler(const char* module, int id,
-                                                  const char* what) noexcept {
+[[noreturn]] inline void default_contract_handler(const char* module, int id, const char* what) noexcept {
   std::fprintf(stderr, "steward: contract violation %s/%d: %s\n", module, id, what);
   std::abort();
 }
@@ -22,8 +21,7 @@ inline std::atomic<contract_handler> g_contract_handler{&default_contract_handle
 
 // Installs a handler (null restores the default). Returns: the previous handler.
 inline contract_handler set_contract_handler(contract_handler handler) noexcept {
-  return detail::g_contract_handler.exchange(handler ? handler
-                                                     : &detail::default_contract_handler);
+  return detail::g_contract_handler.exchange(handler ? handler : &detail::default_contract_handler);
 }
 
 [[noreturn]] inline void contract_violation(const char* module, int id, const char* what) noexcept {
@@ -33,7 +31,7 @@ inline contract_handler set_contract_handler(contract_handler handler) noexcept 
 
 }  // namespace steward
 
-#define STEWARD_REQUIRE(module_, id_, expr_)                        \
-  do {                                                              \
+#define STEWARD_REQUIRE(module_, id_, expr_)                           \
+  do {                                                                 \
     if (!(expr_)) ::steward::contract_violation(module_, id_, #expr_); \
   } while (false)

@@ -32,8 +32,8 @@ enum class errc : std::uint8_t {
 
 struct error {
   errc code{errc::invalid_argument};
-  std::int32_t value{0};          // errno, a minimum, a count or a user code; 0 when none
-  const char* subject{nullptr};   // static text naming whom it concerns (a worker), or null
+  std::int32_t value{0};         // errno, a minimum, a count or a user code; 0 when none
+  const char* subject{nullptr};  // static text naming whom it concerns (a worker), or null
 
   constexpr error() noexcept = default;
   constexpr error(errc code_, std::int32_t value_ = 0, const char* subject_ = nullptr) noexcept
@@ -46,27 +46,48 @@ struct error {
 // One-line text for an error code. Returns: a static string, never null.
 [[nodiscard]] constexpr const char* describe(errc code) noexcept {
   switch (code) {
-    case errc::invalid_argument: return "invalid argument";
-    case errc::invalid_handle: return "invalid handle";
-    case errc::stale_handle: return "stale handle (the incarnation has ended)";
-    case errc::not_running: return "worker is not running";
-    case errc::already_running: return "worker is already running";
-    case errc::already_paused: return "worker is already paused";
-    case errc::stopping: return "worker is stopping";
-    case errc::cancelled: return "cancelled by a resume";
-    case errc::exited: return "worker exited";
-    case errc::timeout: return "timed out";
-    case errc::stop_requested: return "stop requested";
-    case errc::would_deadlock: return "call from the worker on itself would deadlock";
-    case errc::capacity_exceeded: return "capacity exceeded";
-    case errc::stack_too_small: return "stack below the platform minimum";
-    case errc::permission_denied: return "permission denied";
-    case errc::resource_exhausted: return "resource temporarily exhausted";
-    case errc::platform_error: return "platform call failed";
-    case errc::io_error: return "file descriptor error";
-    case errc::worker_failed: return "worker failed";
-    case errc::exception: return "worker threw an exception";
-    case errc::cleanup_failed: return "a cleanup release failed";
+    case errc::invalid_argument:
+      return "invalid argument";
+    case errc::invalid_handle:
+      return "invalid handle";
+    case errc::stale_handle:
+      return "stale handle (the incarnation has ended)";
+    case errc::not_running:
+      return "worker is not running";
+    case errc::already_running:
+      return "worker is already running";
+    case errc::already_paused:
+      return "worker is already paused";
+    case errc::stopping:
+      return "worker is stopping";
+    case errc::cancelled:
+      return "cancelled by a resume";
+    case errc::exited:
+      return "worker exited";
+    case errc::timeout:
+      return "timed out";
+    case errc::stop_requested:
+      return "stop requested";
+    case errc::would_deadlock:
+      return "call from the worker on itself would deadlock";
+    case errc::capacity_exceeded:
+      return "capacity exceeded";
+    case errc::stack_too_small:
+      return "stack below the platform minimum";
+    case errc::permission_denied:
+      return "permission denied";
+    case errc::resource_exhausted:
+      return "resource temporarily exhausted";
+    case errc::platform_error:
+      return "platform call failed";
+    case errc::io_error:
+      return "file descriptor error";
+    case errc::worker_failed:
+      return "worker failed";
+    case errc::exception:
+      return "worker threw an exception";
+    case errc::cleanup_failed:
+      return "a cleanup release failed";
   }
   return "unknown error";
 }

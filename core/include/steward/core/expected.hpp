@@ -24,8 +24,8 @@ using result = tl::expected<T, error>;
 }  // namespace steward
 
 // Propagates the error of an expression that yields a steward::result<...>.
-#define STEWARD_TRY(expr_)                                      \
-  do {                                                          \
+#define STEWARD_TRY(expr_)                                        \
+  do {                                                            \
     if (auto steward_try_result_ = (expr_); !steward_try_result_) \
-      return ::steward::fail(steward_try_result_.error());      \
+      return ::steward::fail(steward_try_result_.error());        \
   } while (false)

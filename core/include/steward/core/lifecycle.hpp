@@ -82,29 +82,46 @@ inline constexpr std::size_t lifecycle_table_size = sizeof(lifecycle_table) / si
 
 [[nodiscard]] constexpr const char* to_string(worker_state s) noexcept {
   switch (s) {
-    case worker_state::idle: return "idle";
-    case worker_state::starting: return "starting";
-    case worker_state::running: return "running";
-    case worker_state::pausing: return "pausing";
-    case worker_state::paused: return "paused";
-    case worker_state::stopping: return "stopping";
-    case worker_state::stopped: return "stopped";
-    case worker_state::failed: return "failed";
+    case worker_state::idle:
+      return "idle";
+    case worker_state::starting:
+      return "starting";
+    case worker_state::running:
+      return "running";
+    case worker_state::pausing:
+      return "pausing";
+    case worker_state::paused:
+      return "paused";
+    case worker_state::stopping:
+      return "stopping";
+    case worker_state::stopped:
+      return "stopped";
+    case worker_state::failed:
+      return "failed";
   }
   return "?";
 }
 
 [[nodiscard]] constexpr const char* to_string(lifecycle_event e) noexcept {
   switch (e) {
-    case lifecycle_event::start: return "start";
-    case lifecycle_event::entered: return "entered";
-    case lifecycle_event::pause_request: return "pause_request";
-    case lifecycle_event::parked: return "parked";
-    case lifecycle_event::resume: return "resume";
-    case lifecycle_event::stop_request: return "stop_request";
-    case lifecycle_event::body_returned: return "body_returned";
-    case lifecycle_event::exited_clean: return "exited_clean";
-    case lifecycle_event::exited_failed: return "exited_failed";
+    case lifecycle_event::start:
+      return "start";
+    case lifecycle_event::entered:
+      return "entered";
+    case lifecycle_event::pause_request:
+      return "pause_request";
+    case lifecycle_event::parked:
+      return "parked";
+    case lifecycle_event::resume:
+      return "resume";
+    case lifecycle_event::stop_request:
+      return "stop_request";
+    case lifecycle_event::body_returned:
+      return "body_returned";
+    case lifecycle_event::exited_clean:
+      return "exited_clean";
+    case lifecycle_event::exited_failed:
+      return "exited_failed";
   }
   return "?";
 }

@@ -77,8 +77,8 @@ struct exit_report {
 using exit_hook = void (*)(void* user, const char* worker_name, const exit_report& report) noexcept;
 
 struct worker_config {
-  const char* name{"worker"};     // static text; also the thread's name (15 chars reach the OS)
-  worker_body body{};             // required
+  const char* name{"worker"};  // static text; also the thread's name (15 chars reach the OS)
+  worker_body body{};          // required
   platform::thread_options thread{};
   exit_hook on_exit{nullptr};
   void* on_exit_user{nullptr};
@@ -106,8 +106,8 @@ class worker_handle {
 };
 
 struct start_info {
-  worker_handle handle;           // the new incarnation
-  platform::thread_report thread; // e.g. whether a real-time policy fell back
+  worker_handle handle;            // the new incarnation
+  platform::thread_report thread;  // e.g. whether a real-time policy fell back
 };
 
 class worker {
@@ -201,8 +201,7 @@ class worker {
   result<void> park() noexcept;
   result<void> checkpoint_slow() noexcept;
   result<void> wait_loop(ready_fn ready, void* arg, time_point deadline) noexcept;
-  result<platform::io_events> wait_fd(int fd, platform::io_interest interest,
-                                      time_point deadline) noexcept;
+  result<platform::io_events> wait_fd(int fd, platform::io_interest interest, time_point deadline) noexcept;
 
   // Control word: low 8 bits worker_state, k_stop_flag when a stop was requested. Controllers
   // park on it waiting for acknowledgements; the checkpoint fast path is one acquire load of it.
@@ -214,7 +213,7 @@ class worker {
   std::atomic<bool> m_in_fd_wait{false};
   std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
 
-  worker_config m_config;  // written by configure() only while no incarnation is live
+  worker_config m_config;           // written by configure() only while no incarnation is live
   std::atomic<const char*> m_name;  // read by any thread for error subjects
   unsigned char* m_stack;
   std::size_t m_stack_size;
@@ -353,8 +352,7 @@ class worker_context {
 #include "steward/platform/clock.hpp"
 
 template <class Pred>
-steward::result<void> steward::worker_context::wait_for(notifier& n, Pred pred,
-                                                        duration timeout) noexcept {
+steward::result<void> steward::worker_context::wait_for(notifier& n, Pred pred, duration timeout) noexcept {
   auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
   return wait_until(n, pred, *deadline);

@@ -23,22 +23,23 @@ enum class rt_fallback : std::uint8_t {
 
 struct thread_options {
   sched_policy policy{sched_policy::inherit};
-  int priority{0};                         // 1..99 for fifo/rr, 0 otherwise
-  std::uint64_t affinity{0};               // bit i = CPU i; 0 = leave the affinity alone
+  int priority{0};            // 1..99 for fifo/rr, 0 otherwise
+  std::uint64_t affinity{0};  // bit i = CPU i; 0 = leave the affinity alone
   rt_fallback on_rt_refused{rt_fallback::run_unprivileged};
 };
 
 struct thread_params {
-  const char* name{nullptr};               // up to 15 characters reach the OS; longer is cut
-  unsigned char* stack{nullptr};           // caller-owned stack memory, required
+  const char* name{nullptr};      // up to 15 characters reach the OS; longer is cut
+  unsigned char* stack{nullptr};  // caller-owned stack memory, required
   std::size_t stack_size{0};
   thread_options options{};
 };
 
 // What was actually applied when a thread started.
 struct thread_report {
-  bool rt_fell_back{false};  // a real-time policy was refused and the thread runs unprivileged
-  std::int32_t rt_errno{0};  // why it was refused
+  bool rt_fell_back{false};    // a real-time policy was refused and the thread runs unprivileged
+  std::int32_t rt_errno{0};    // why it was refused
+  std::int32_t name_errno{0};  // the thread runs but its OS name could not be set (cosmetic)
 };
 
 using thread_entry = void (*)(void* arg) noexcept;
