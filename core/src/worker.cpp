@@ -22,6 +22,7 @@
 #include "steward/core/contract.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/platform/park.hpp"
+#include "steward/platform/rt.hpp"
 
 namespace steward {
 namespace {
@@ -177,6 +178,7 @@ result<start_info> worker::start() noexcept {
     wake_worker();
     return start_info{worker_handle{this, new_gen}, m_thread_report};
   }
+  if (m_config.prefault_stack) prefault_stack();
   const platform::thread_params params{m_config.name, m_stack, m_stack_size, m_config.thread};
   auto created = platform::create_thread(m_thread, params, &worker::thread_entry, this);
   if (!created) {  // roll back: nothing changed
@@ -187,6 +189,14 @@ result<start_info> worker::start() noexcept {
   }
   m_thread_report = *created;
   return start_info{worker_handle{this, new_gen}, *created};
+}
+
+void worker::prefault_stack() noexcept {
+  // The thread does not exist yet, so nothing else uses this memory; volatile keeps the writes.
+  volatile unsigned char* bytes = m_stack;
+  const std::size_t page = platform::page_size();
+  for (std::size_t offset = 0; offset < m_stack_size; offset += page) bytes[offset] = 0;
+  if (m_stack_size > 0) bytes[m_stack_size - 1] = 0;
 }
 
 result<void> worker::check_generation_locked(std::uint32_t gen) const noexcept {
@@ -428,6 +438,7 @@ void worker::run() noexcept {
   t_current_worker = this;
   exit_report report{};
   report.generation = m_generation.load(std::memory_order_acquire);
+  m_parks = 0;
   if (enter()) {
     worker_context ctx(*this);
     run_body(ctx, report);
@@ -455,6 +466,7 @@ result<void> worker::park() noexcept {
       case worker_state::pausing:
         if (m_ctrl.compare_exchange_strong(ctrl, encode(worker_state::paused, stop_flag_of(ctrl)),
                                            std::memory_order_seq_cst)) {
+          ++m_parks;
           wake_controllers();  // the acknowledgement pause() waits for
         }
         continue;

@@ -82,6 +82,9 @@ struct worker_config {
   platform::thread_options thread{};
   exit_hook on_exit{nullptr};
   void* on_exit_user{nullptr};
+  // Touch every page of the stack before the thread first runs on it, so that (with
+  // platform::lock_memory()) the worker never page-faults on its stack.
+  bool prefault_stack{false};
   duration destroy_timeout{std::chrono::seconds(5)};  // how long the destructor waits for a stop
 };
 
@@ -194,6 +197,7 @@ class worker {
   // Worker side.
   static void thread_entry(void* self) noexcept;
   void retire_thread_locked() noexcept;
+  void prefault_stack() noexcept;
   void run() noexcept;
   bool enter() noexcept;
   void run_body(worker_context& ctx, exit_report& report) noexcept;
@@ -224,6 +228,7 @@ class worker {
   bool m_thread_outdated{false};  // configure() changed name or scheduling
   platform::fd_waker m_waker;
   exit_report m_last_exit{};  // written by the worker before it publishes a terminal state
+  std::uint32_t m_parks{0};   // parks in this incarnation; worker thread only
   bool m_shut_down{false};
 };
 
@@ -323,6 +328,8 @@ class worker_context {
   result<void> dismiss(cleanup_ref ref) noexcept { return m_worker.m_cleanup.dismiss(ref); }
 
   [[nodiscard]] std::uint32_t generation() const noexcept;
+  // How many times this incarnation has parked for a pause (a wait can tell it was paused).
+  [[nodiscard]] std::uint32_t park_count() const noexcept { return m_worker.m_parks; }
   [[nodiscard]] const char* name() const noexcept { return m_worker.name(); }
   [[nodiscard]] worker& self() noexcept { return m_worker; }
 
