@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Builds the benchmarks (C++20, for the std::jthread baseline) and runs them.
+# Builds the benchmarks (C++20, for the std::jthread baseline) and runs them: the control
+# latencies, then the periodic-worker jitter beside cyclictest.
 # Usage: scripts/bench.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --bench
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTEWARD_CXX_STANDARD=20 \
   -DSTEWARD_BUILD_TESTS=OFF -DSTEWARD_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build/bench --target steward_bench
-exec build/bench/bench/steward_bench "$@"
+cmake --build build/bench --target steward_bench steward_jitter
+build/bench/bench/steward_bench "$@"
+echo
+loops=5000
+[[ "${1:-}" == "--quick" ]] && loops=1000
+build/bench/bench/steward_jitter --period-us 1000 --loops "$loops" --priority 80

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages steward's scripts need, only those missing.
-# Usage: scripts/deps.sh [--cross]   (--cross adds the cross compilers and qemu-user)
+# Usage: scripts/deps.sh [--cross] [--bench]
+#   --cross adds the cross compilers and qemu-user; --bench adds rt-tests (cyclictest, the
+#   baseline of the jitter benchmark).
 set -euo pipefail
-need=(cmake ninja-build g++ doctest-dev libexpected-dev)
-if [[ "${1:-}" == "--cross" ]]; then
-  need+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu qemu-user)
-fi
+need=(cmake ninja-build g++ clang doctest-dev libexpected-dev)
+for arg in "$@"; do
+  case $arg in
+    --cross) need+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu qemu-user) ;;
+    --bench) need+=(rt-tests) ;;
+  esac
+done
 missing=()
 for p in "${need[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: native build and tests, ThreadSanitizer, AddressSanitizer+UBSan,
-# -fno-exceptions -fno-rtti, and a consumer project built against the installed package.
+# The whole test suite: native build and tests (g++ and clang), ThreadSanitizer,
+# AddressSanitizer+UBSan, -fno-exceptions -fno-rtti, a consumer project built against the
+# installed package, and the suite cross-compiled for aarch64, armhf and riscv64 under qemu.
 # Usage: scripts/test.sh            (everything)
 #        STEWARD_STAGES="native tsan" scripts/test.sh   (a subset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-stages=${STEWARD_STAGES:-"native tsan asan no-exceptions consumer"}
-scripts/deps.sh
+stages=${STEWARD_STAGES:-"native clang tsan asan no-exceptions consumer cross"}
+if [[ " $stages " == *" cross "* ]]; then scripts/deps.sh --cross; else scripts/deps.sh; fi
 jobs=$(nproc)
 passed=0
 failed=0
@@ -43,6 +44,7 @@ stage() {  # name, configure args...
 for s in $stages; do
   case $s in
     native) stage native -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    clang) stage clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DSTEWARD_BUILD_BENCH=OFF ;;
     tsan) stage tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF \
             -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" ;;
     asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -61,6 +63,10 @@ for s in $stages; do
       ((ok)) && { cmake --build build/ci-consumer -j"$jobs" || ok=0; }
       ((ok)) && { run_ctest build/ci-consumer || ok=0; }
       if ((ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(consumer); fi
+      ;;
+    cross)
+      echo "== stage cross"
+      if scripts/cross.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(cross); fi
       ;;
     *) echo "unknown stage $s"; exit 2 ;;
   esac

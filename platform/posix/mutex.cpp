@@ -12,7 +12,8 @@ namespace {
 constexpr const char* k_module = "platform.mutex";
 
 pthread_mutex_t* native(unsigned char* storage) noexcept {
-  return std::launder(reinterpret_cast<pthread_mutex_t*>(storage));  // NOLINT
+  // Through void*: m_storage is alignas(8), which this helper's parameter type cannot express.
+  return std::launder(static_cast<pthread_mutex_t*>(static_cast<void*>(storage)));
 }
 }  // namespace
 
