@@ -1,6 +1,7 @@
 // Wake-up jitter of a steward periodic worker beside cyclictest (rt-tests), run in the same
 // session with the same period, policy and priority. Prints both distributions and the ratio of
-// their p99s. Usage: steward_jitter [--period-us N] [--loops N] [--priority N]
+// their p99s. The two alternate in rounds so that the VM's noise falls on both alike.
+// Usage: steward_jitter [--period-us N] [--loops N] [--priority N] [--rounds N]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,10 +20,12 @@ namespace {
 int g_period_us = 1000;
 int g_loops = 5000;
 int g_priority = 80;
+int g_rounds = 10;  // the two run alternately, in rounds, so VM noise drifts over both alike
 
 constexpr int k_max_loops = 100000;
 std::int64_t g_lateness_ns[k_max_loops];
 std::atomic<int> g_recorded{0};
+int g_round_loops = 0;
 
 struct distribution {
   double min_us{0}, p50_us{0}, p99_us{0}, max_us{0};
@@ -43,7 +46,9 @@ distribution from_samples(std::vector<double> v) {
 
 steward::static_worker<256 * 1024, 2> g_ticker;
 
-distribution run_steward(bool& fell_back) {
+std::vector<double> g_steward_us;
+
+void run_steward_round(bool& fell_back, int loops) {
   steward::worker_config cfg;
   cfg.name = "jitter";
   cfg.prefault_stack = true;
@@ -51,13 +56,15 @@ distribution run_steward(bool& fell_back) {
   cfg.thread.priority = g_priority;
   cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
     steward::periodic_timer timer{std::chrono::microseconds{g_period_us}};
-    for (int i = 0; i < g_loops; ++i) {
+    for (int i = 0; i < g_round_loops; ++i) {
       STEWARD_TRY(timer.wait_next(ctx));
       g_lateness_ns[i] = timer.last_lateness().count();
       g_recorded.store(i + 1, std::memory_order_release);
     }
     return {};
   };
+  g_round_loops = loops;
+  g_recorded = 0;
   if (!g_ticker.configure(cfg)) std::exit(1);
   auto started = g_ticker.start();
   if (!started) {
@@ -66,21 +73,22 @@ distribution run_steward(bool& fell_back) {
   }
   fell_back = started->thread.rt_fell_back;
   while (!steward::is_terminal(g_ticker.state())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(g_recorded.load()));
-  for (int i = 0; i < g_recorded.load(); ++i) us.push_back(static_cast<double>(g_lateness_ns[i]) / 1000.0);
-  return from_samples(us);
+  for (int i = 0; i < g_recorded.load(); ++i) g_steward_us.push_back(static_cast<double>(g_lateness_ns[i]) / 1000.0);
 }
 
-// Runs cyclictest with a histogram and reads the distribution from it (1 us buckets).
-bool run_cyclictest(distribution& d) {
-  const int histogram_us = 20000;
+constexpr int k_histogram_us = 20000;
+std::vector<long> g_buckets(k_histogram_us + 1, 0);
+long g_overflows = 0, g_total = 0, g_max_us = 0, g_min_us = -1;
+
+// Runs cyclictest with a histogram (1 us buckets) and adds it to the totals.
+bool run_cyclictest_round(int loops) {
+  const int histogram_us = k_histogram_us;
   std::string cmd = "cyclictest -q -m -t 1 -p " + std::to_string(g_priority) + " -i " +
-                    std::to_string(g_period_us) + " -l " + std::to_string(g_loops) + " -h " +
+                    std::to_string(g_period_us) + " -l " + std::to_string(loops) + " -h " +
                     std::to_string(histogram_us) + " 2>&1";
   std::FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return false;
-  std::vector<long> buckets(histogram_us + 1, 0);
+  auto& buckets = g_buckets;
   long overflows = 0, total = 0, max_us = 0, min_us = -1;
   char line[512];
   while (std::fgets(line, sizeof line, pipe) != nullptr) {
@@ -98,22 +106,30 @@ bool run_cyclictest(distribution& d) {
   }
   const int rc = pclose(pipe);
   if (rc != 0 || total == 0) return false;
-  total += overflows;
+  g_total += total + overflows;
+  g_overflows += overflows;
+  g_max_us = std::max(g_max_us, max_us);
+  g_min_us = g_min_us < 0 ? min_us : std::min(g_min_us, min_us);
+  return true;
+}
+
+distribution cyclictest_distribution() {
+  distribution d;
   auto percentile = [&](double q) {
-    const long target = static_cast<long>(static_cast<double>(total) * q);
+    const long target = static_cast<long>(static_cast<double>(g_total) * q);
     long seen = 0;
-    for (std::size_t us = 0; us < buckets.size(); ++us) {
-      seen += buckets[us];
+    for (std::size_t us = 0; us < g_buckets.size(); ++us) {
+      seen += g_buckets[us];
       if (seen > target) return static_cast<double>(us);
     }
-    return static_cast<double>(max_us);
+    return static_cast<double>(g_max_us);
   };
-  d.samples = total;
-  d.min_us = static_cast<double>(min_us);
+  d.samples = g_total;
+  d.min_us = static_cast<double>(g_min_us);
   d.p50_us = percentile(0.50);
   d.p99_us = percentile(0.99);
-  d.max_us = static_cast<double>(max_us);
-  return true;
+  d.max_us = static_cast<double>(g_max_us);
+  return d;
 }
 
 void print(const char* who, const distribution& d) {
@@ -129,14 +145,21 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--period-us") == 0) g_period_us = v;
     if (std::strcmp(argv[i], "--loops") == 0) g_loops = std::min(v, k_max_loops);
     if (std::strcmp(argv[i], "--priority") == 0) g_priority = v;
+    if (std::strcmp(argv[i], "--rounds") == 0) g_rounds = std::max(1, v);
   }
   const auto locked = steward::platform::lock_memory();
-  std::printf("wake-up lateness, period %d us, %d loops, SCHED_FIFO %d, mlockall %s\n\n", g_period_us,
-              g_loops, g_priority, locked ? "on" : "refused");
+  std::printf("wake-up lateness, period %d us, %d loops in %d alternating rounds, SCHED_FIFO %d, mlockall %s\n\n",
+              g_period_us, g_loops, g_rounds, g_priority, locked ? "on" : "refused");
   bool fell_back = false;
-  const auto ours = run_steward(fell_back);
-  distribution theirs;
-  const bool have_cyclictest = run_cyclictest(theirs);
+  bool have_cyclictest = true;
+  const int per_round = std::max(1, g_loops / g_rounds);
+  g_steward_us.reserve(static_cast<std::size_t>(per_round * g_rounds));
+  for (int r = 0; r < g_rounds; ++r) {
+    run_steward_round(fell_back, per_round);
+    have_cyclictest = have_cyclictest && run_cyclictest_round(per_round);
+  }
+  const auto ours = from_samples(g_steward_us);
+  const auto theirs = cyclictest_distribution();
   std::printf("| %-44s | %7s | %8s | %8s | %8s | %9s |\n", "implementation", "samples", "min us", "p50 us",
               "p99 us", "max us");
   std::printf("|----------------------------------------------|---------|----------|----------|----------|-----------|\n");

@@ -10,6 +10,6 @@ cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTEWARD_CXX_STAN
 cmake --build build/bench --target steward_bench steward_jitter
 build/bench/bench/steward_bench "$@"
 echo
-loops=5000
+loops=10000
 [[ "${1:-}" == "--quick" ]] && loops=1000
 build/bench/bench/steward_jitter --period-us 1000 --loops "$loops" --priority 80
