@@ -47,6 +47,27 @@ constexpr unsigned k_handshake_spins = 200;
 
 thread_local worker* t_current_worker = nullptr;
 
+std::atomic<std::uint32_t> g_start_fail_after{0};
+std::atomic<std::uint32_t> g_start_fail_count{0};
+std::atomic<errc> g_start_fail_code{errc::platform_error};
+
+// Returns the injected failure for this start, if one is armed.
+bool take_injected_start_failure(errc& code) noexcept {
+  if (g_start_fail_count.load(std::memory_order_relaxed) == 0) return false;
+  std::uint32_t after = g_start_fail_after.load();
+  while (after > 0) {
+    if (g_start_fail_after.compare_exchange_weak(after, after - 1)) return false;
+  }
+  std::uint32_t left = g_start_fail_count.load();
+  while (left > 0) {
+    if (g_start_fail_count.compare_exchange_weak(left, left - 1)) {
+      code = g_start_fail_code.load();
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 const char* to_string(exit_reason r) noexcept {
@@ -152,8 +173,15 @@ result<void> worker::configure(const worker_config& config) noexcept {
   return {};
 }
 
+void worker::inject_start_failures(std::uint32_t after, std::uint32_t count, errc code) noexcept {
+  g_start_fail_code.store(code);
+  g_start_fail_after.store(after);
+  g_start_fail_count.store(count);
+}
+
 result<start_info> worker::start() noexcept {
   if (is_current_thread()) return fail(errc::would_deadlock, name());
+  if (errc injected{}; take_injected_start_failure(injected)) return fail(injected, name());
   platform::lock_guard lock(m_mutex);
   const std::uint32_t before = m_ctrl.load(std::memory_order_acquire);
   const auto* row = lifecycle_next(state_of(before), lifecycle_event::start);
@@ -260,6 +288,20 @@ result<exit_report> worker::stop(duration timeout) noexcept {
     return exit_report{};
   }
   return stop_generation(gen, timeout);
+}
+
+result<worker_state> worker::wait_started(duration timeout) noexcept {
+  if (is_current_thread()) return fail(errc::would_deadlock, name());
+  const auto gen = generation();
+  if (gen == 0) return fail(errc::not_running, name());
+  const auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  auto outcome = wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) {
+    const auto s = state_of(ctrl);
+    return s != worker_state::starting && s != worker_state::pausing;
+  });
+  if (!outcome) return fail(outcome.error());
+  return state_of(outcome->ctrl);
 }
 
 result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexcept {
@@ -393,6 +435,7 @@ bool worker::enter() noexcept {
       case worker_state::starting:
         if (m_ctrl.compare_exchange_weak(ctrl, encode(worker_state::running, false),
                                          std::memory_order_seq_cst)) {
+          wake_controllers();  // wait_started() callers
           return true;
         }
         continue;
@@ -439,6 +482,7 @@ void worker::run() noexcept {
   exit_report report{};
   report.generation = m_generation.load(std::memory_order_acquire);
   m_parks = 0;
+  m_parked_total_ns.store(0, std::memory_order_relaxed);
   if (enter()) {
     worker_context ctx(*this);
     run_body(ctx, report);
@@ -458,6 +502,25 @@ void worker::run() noexcept {
   transition_self(is_failure(report.reason) ? lifecycle_event::exited_failed : lifecycle_event::exited_clean);
 }
 
+namespace {
+std::int64_t now_ns() noexcept {
+  const auto now = platform::monotonic_now();
+  return now ? now->time_since_epoch().count() : 0;
+}
+}  // namespace
+
+duration worker::time_parked() const noexcept {
+  auto total = m_parked_total_ns.load(std::memory_order_relaxed);
+  const auto since = m_parked_since_ns.load(std::memory_order_relaxed);
+  if (since != 0) total += now_ns() - since;
+  return duration{total};
+}
+
+void worker::end_park_accounting() noexcept {
+  const auto since = m_parked_since_ns.exchange(0, std::memory_order_relaxed);
+  if (since != 0) m_parked_total_ns.fetch_add(now_ns() - since, std::memory_order_relaxed);
+}
+
 result<void> worker::park() noexcept {
   for (;;) {
     const std::uint32_t seen = m_wake.load(std::memory_order_acquire);  // before m_ctrl: NOTE-2
@@ -467,6 +530,9 @@ result<void> worker::park() noexcept {
         if (m_ctrl.compare_exchange_strong(ctrl, encode(worker_state::paused, stop_flag_of(ctrl)),
                                            std::memory_order_seq_cst)) {
           ++m_parks;
+          if (m_parked_since_ns.load(std::memory_order_relaxed) == 0) {
+            m_parked_since_ns.store(now_ns(), std::memory_order_relaxed);
+          }
           wake_controllers();  // the acknowledgement pause() waits for
         }
         continue;
@@ -474,8 +540,10 @@ result<void> worker::park() noexcept {
         platform::spin_then_park(m_wake, seen, never, k_handshake_spins);
         continue;
       case worker_state::stopping:
+        end_park_accounting();
         return fail(errc::stop_requested, name());
       default:
+        end_park_accounting();
         return {};
     }
   }

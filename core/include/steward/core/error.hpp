@@ -28,6 +28,8 @@ enum class errc : std::uint8_t {
   worker_failed,       // a worker body reported failure; value = the body's own code
   exception,           // a worker body let an exception escape
   cleanup_failed,      // a registered release function reported failure
+  intensity_exceeded,  // a supervisor saw more restarts than its intensity allows in its period
+  hung,                // a child missed its shutdown deadline; its slot is quarantined
 };
 
 struct error {
@@ -88,6 +90,10 @@ struct error {
       return "worker threw an exception";
     case errc::cleanup_failed:
       return "a cleanup release failed";
+    case errc::intensity_exceeded:
+      return "restart intensity exceeded";
+    case errc::hung:
+      return "child missed its shutdown deadline";
   }
   return "unknown error";
 }

@@ -130,6 +130,15 @@ class worker {
   // permission_denied, resource_exhausted...). On error nothing changes.
   result<start_info> start() noexcept;
 
+  // Waits until the current incarnation has entered its body (or parked before it, or ended):
+  // how a supervisor starts children strictly one after another, as OTP does.
+  // Returns: the state reached; timeout naming the worker; not_running; would_deadlock.
+  result<worker_state> wait_started(duration timeout) noexcept;
+
+  // Test seam (fault injection, like platform::inject_thread_create_failures): after the next
+  // `after` successful starts of any worker, `count` starts fail with `code` and change nothing.
+  static void inject_start_failures(std::uint32_t after, std::uint32_t count, errc code) noexcept;
+
   // Requests a pause and waits until the worker is parked at a safe point.
   // Returns: ok once parked; timeout (naming the worker) if not parked by then - the request
   // stays pending and the worker parks at its next safe point unless resume() cancels it;
@@ -162,6 +171,8 @@ class worker {
   // True when called from this worker's own thread.
   [[nodiscard]] bool is_current_thread() const noexcept;
   [[nodiscard]] std::size_t stack_size() const noexcept { return m_stack_size; }
+  // Time the current (or last) incarnation has spent parked, including an ongoing park.
+  [[nodiscard]] duration time_parked() const noexcept;
   [[nodiscard]] const cleanup_stack_base& cleanup() const noexcept { return m_cleanup; }
 
  protected:
@@ -198,6 +209,7 @@ class worker {
   static void thread_entry(void* self) noexcept;
   void retire_thread_locked() noexcept;
   void prefault_stack() noexcept;
+  void end_park_accounting() noexcept;
   void run() noexcept;
   bool enter() noexcept;
   void run_body(worker_context& ctx, exit_report& report) noexcept;
@@ -229,6 +241,8 @@ class worker {
   platform::fd_waker m_waker;
   exit_report m_last_exit{};  // written by the worker before it publishes a terminal state
   std::uint32_t m_parks{0};   // parks in this incarnation; worker thread only
+  std::atomic<std::int64_t> m_parked_total_ns{0};
+  std::atomic<std::int64_t> m_parked_since_ns{0};  // 0 when not parked
   bool m_shut_down{false};
 };
 

@@ -1,4 +1,302 @@
-// Supervisor trees (one_for_one, one_for_all, rest_for_one) arrive with issue #3.
+// Static supervisor trees (Erlang/OTP's supervisor, for threads on a device). A supervisor owns
+// a fixed number of child slots; a child is a worker (whose storage, a static_worker, the
+// application owns) or another supervisor. A tree's policy runs on one thread, its runner: a
+// steward worker the tree owns. Children report exits lock-free; the runner applies restart
+// types, strategies, intensity, backoff, escalation and hung-child handling.
+// See docs/supervisors.md for the semantics and the OTP conformance table.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "steward/core/expected.hpp"
+#include "steward/core/time.hpp"
 #include "steward/core/worker.hpp"
+#include "steward/platform/mutex.hpp"
+#include "steward/supervisors/policy.hpp"
+
+namespace steward {
+
+class supervisor_base;
+class tree_base;
+
+enum class child_kind : std::uint8_t { worker, supervisor };
+
+// Device defaults: a worker gets 1 s to stop (OTP: 5000 ms; a device watchdog is often a few
+// seconds, so the whole tree must be able to stop well inside it). A supervisor child's deadline
+// is not set by hand: it is the sum of its children's, so it is bounded by construction
+// (OTP's default for supervisors is infinity).
+inline constexpr duration k_default_worker_shutdown = std::chrono::seconds(1);
+
+struct child_spec {
+  const char* id{nullptr};               // unique within its supervisor; static text
+  worker* worker_slot{nullptr};          // a worker child: its storage (stack, cleanup capacity)
+  supervisor_base* supervisor{nullptr};  // or a supervisor child
+  worker_body body{};                    // required for a worker child
+  restart_type restart{restart_type::permanent};
+  duration shutdown{k_default_worker_shutdown};
+  platform::thread_options thread{};
+  bool significant{false};  // for auto_shutdown; must be transient or temporary (as in OTP)
+  bool prefault_stack{false};
+};
+
+struct supervisor_config {
+  const char* name{"supervisor"};
+  strategy restart_strategy{strategy::one_for_one};
+  std::uint32_t intensity{1};                // OTP default: 1 restart ...
+  duration period{std::chrono::seconds(5)};  // ... in 5 seconds
+  backoff_policy backoff{};                  // off by default (base 0), as OTP
+  auto_shutdown shutdown_on{auto_shutdown::off};
+};
+
+enum class tree_event_kind : std::uint8_t {
+  child_started,
+  child_exited,  // a clean exit (returned, stopped)
+  child_failed,  // error, exception, cleanup_failed
+  child_restarted,
+  backoff_scheduled,   // delay = how long until the restart
+  start_failed,        // a (re)start returned an error (err)
+  intensity_exceeded,  // the supervisor gives up
+  escalated,           // the supervisor failed; its parent applies its strategy
+  child_hung,          // missed its shutdown deadline; the slot is quarantined
+  subtree_paused,      // every worker below parked (delay = time to acknowledge)
+  subtree_resumed,
+  auto_shutdown,  // significant children ended; the supervisor shut down
+  tree_failed,    // the root gave up
+};
+[[nodiscard]] const char* to_string(tree_event_kind k) noexcept;
+
+struct tree_event {
+  tree_event_kind kind{tree_event_kind::child_started};
+  const char* supervisor{nullptr};
+  const char* child{nullptr};
+  std::uint32_t generation{0};
+  exit_reason reason{exit_reason::returned};
+  error err{};
+  duration delay{};
+};
+
+// Called for every event, on the runner or the calling thread, while the tree's operation lock
+// is held: it must not block, allocate, or call tree operations (they return would_deadlock).
+using tree_event_hook = void (*)(void* user, const tree_event& event) noexcept;
+
+// Per child, in a caller-provided buffer.
+struct child_snapshot {
+  char path[64]{};  // "root/acquisition/sampler", cut to fit
+  child_kind kind{child_kind::worker};
+  worker_state state{worker_state::idle};  // supervisors: running, paused, stopped or failed
+  std::uint32_t generation{0};
+  std::uint32_t restarts{0};
+  exit_reason last_reason{exit_reason::returned};
+  error last_error{};
+  bool has_exited{false};
+  bool quarantined{false};
+  bool restart_pending{false};
+  duration time_in_state{};
+  duration time_parked{};
+};
+
+struct child_counts {
+  std::size_t specs{0};   // children in the supervisor
+  std::size_t active{0};  // started and not terminated
+  std::size_t supervisors{0};
+  std::size_t workers{0};
+};
+
+// Which workers did not park in time, for a pause that timed out.
+struct pause_report {
+  static constexpr std::size_t k_listed = 8;
+  const char* not_parked[k_listed]{};
+  std::size_t count{0};  // may exceed k_listed; the first k_listed are named
+};
+
+namespace detail {
+struct child_slot {
+  child_spec spec{};
+  supervisor_base* owner{nullptr};
+  bool in_use{false};
+  bool active{false};       // should be running: started, not terminated or ended for good
+  bool quarantined{false};  // a hung worker still runs here; never restarted
+  bool restart_pending{false};
+  bool has_exited{false};
+  time_point restart_due{};
+  time_point started_at{};
+  time_point state_since{};
+  std::uint32_t restarts{0};
+  std::uint32_t consecutive{0};    // backoff streak
+  std::uint32_t generation{0};     // the worker incarnation the supervisor started last
+  std::uint32_t stopped_by_us{0};  // an incarnation the supervisor stopped on purpose
+  std::uint32_t handled{0};        // the last incarnation whose exit was handled
+  exit_reason last_reason{exit_reason::returned};
+  error last_error{};
+  std::atomic<std::uint32_t> exit_seen{0};  // set by the worker's exit hook (lock-free)
+};
+}  // namespace detail
+
+class supervisor_base {
+ public:
+  supervisor_base(const supervisor_base&) = delete;
+  supervisor_base& operator=(const supervisor_base&) = delete;
+
+  // Both legal only while the tree is not running. Returns: ok; invalid_argument;
+  // capacity_exceeded (value = capacity); already_running.
+  result<void> configure(const supervisor_config& config) noexcept;
+  result<void> add_child(const child_spec& spec) noexcept;
+
+  [[nodiscard]] const char* name() const noexcept { return m_config.name; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
+  [[nodiscard]] const supervisor_config& config() const noexcept { return m_config; }
+
+ protected:
+  supervisor_base(detail::child_slot* slots, std::size_t capacity) noexcept
+      : m_slots(slots), m_capacity(capacity) {}
+  ~supervisor_base() = default;
+
+ private:
+  friend class tree_base;
+  detail::child_slot* m_slots;
+  std::size_t m_capacity;
+  std::size_t m_count{0};
+  supervisor_config m_config{};
+  intensity_window m_window{};
+  xorshift32 m_rng{1};
+  tree_base* m_tree{nullptr};
+  supervisor_base* m_parent{nullptr};
+  detail::child_slot* m_parent_slot{nullptr};
+  bool m_running{false};
+  bool m_failed{false};
+  bool m_paused{false};
+  time_point m_state_since{};
+};
+
+template <std::size_t Capacity>
+class supervisor final : public supervisor_base {
+ public:
+  static_assert(Capacity > 0, "a supervisor needs at least one child slot");
+  explicit supervisor(const supervisor_config& config = {}) noexcept : supervisor_base(m_storage, Capacity) {
+    static_cast<void>(configure(config));
+  }
+
+ private:
+  detail::child_slot m_storage[Capacity]{};
+};
+
+enum class tree_state : std::uint8_t { idle, running, stopped, failed };
+
+class tree_base {
+ public:
+  tree_base(const tree_base&) = delete;
+  tree_base& operator=(const tree_base&) = delete;
+
+  void set_event_hook(tree_event_hook hook, void* user) noexcept;
+
+  // Validates every spec of the tree as a whole, then starts the runner and the children in
+  // order, depth first. If a child fails to start, those already started are stopped in reverse.
+  // Returns: ok; invalid_argument / stack_too_small naming the offending child (nothing
+  // started); the failing child's start error, subject = its id (everything rolled back);
+  // already_running; would_deadlock from a thread of this tree.
+  result<void> start() noexcept;
+
+  // Stops every child in reverse order (each within its shutdown deadline), then the runner.
+  // A paused subtree is woken and cleaned up. Returns: ok; timeout naming the first hung child
+  // (value = how many hung; they are quarantined, never torn down); would_deadlock.
+  result<void> stop() noexcept;
+
+  // Pauses every worker below `sub` (the whole tree by default) and returns once each has
+  // parked, or timeout (subject = first not parked, value = how many) with `report` listing
+  // them. Restarts that fall due while paused wait for resume. Returns also invalid_handle if
+  // `sub` is not in this tree; not_running; would_deadlock.
+  result<void> pause(duration timeout, pause_report* report = nullptr) noexcept;
+  result<void> pause(supervisor_base& sub, duration timeout, pause_report* report = nullptr) noexcept;
+  result<void> resume() noexcept;
+  result<void> resume(supervisor_base& sub) noexcept;
+
+  // OTP's management calls, on a supervisor of this tree, by child id.
+  // terminate: stop and keep the spec (not restarted); restart: start a terminated child;
+  // delete: remove a terminated child's spec. Returns: ok; invalid_argument (unknown id);
+  // invalid_handle (foreign supervisor); already_running; not_running; stopping (quarantined).
+  result<void> terminate_child(supervisor_base& sup, const char* id) noexcept;
+  result<void> restart_child(supervisor_base& sup, const char* id) noexcept;
+  result<void> delete_child(supervisor_base& sup, const char* id) noexcept;
+  [[nodiscard]] result<child_counts> count_children(const supervisor_base& sup) const noexcept;
+
+  // Copies one record per child (depth first) into `out`. Returns: how many were written; or
+  // capacity_exceeded with value = how many are needed (nothing written). Never blocks on a
+  // running tree operation for longer than a few slot copies.
+  [[nodiscard]] result<std::size_t> snapshot(child_snapshot* out, std::size_t capacity) const noexcept;
+
+  [[nodiscard]] tree_state state() const noexcept { return m_state_value.load(std::memory_order_acquire); }
+  // The reason the root gave up (state() == failed).
+  [[nodiscard]] error failure() const noexcept;
+  [[nodiscard]] supervisor_base& root() noexcept { return m_root; }
+
+ protected:
+  tree_base(supervisor_base& root, worker& runner) noexcept;
+  ~tree_base();
+  void shutdown() noexcept;
+
+ private:
+  using slot = detail::child_slot;
+  friend class supervisor_base;
+
+  // Runner and event intake.
+  static void on_worker_exit(void* user, const char* name, const exit_report& report) noexcept;
+  result<void> runner_body(worker_context& ctx) noexcept;
+  void post_event() noexcept;
+  void process_locked(time_point now) noexcept;
+  void process_supervisor(supervisor_base& sup, time_point now) noexcept;
+  time_point next_due_locked(const supervisor_base& sup) const noexcept;
+
+  // Policy.
+  void handle_exit(supervisor_base& sup, slot& s, const exit_report& report, time_point now) noexcept;
+  void schedule_restart(supervisor_base& sup, std::size_t index, time_point now) noexcept;
+  bool run_due_restarts(supervisor_base& sup, time_point now) noexcept;
+  void fail_supervisor(supervisor_base& sup, const error& why, time_point now) noexcept;
+  void auto_shutdown_check(supervisor_base& sup, time_point now) noexcept;
+
+  // Mechanics.
+  result<void> validate(supervisor_base& sup, supervisor_base* parent, std::size_t depth) noexcept;
+  result<void> start_supervisor(supervisor_base& sup, time_point now) noexcept;
+  result<void> start_child(supervisor_base& sup, slot& s, time_point now) noexcept;
+  std::size_t stop_supervisor(supervisor_base& sup, time_point now, const char** first_hung) noexcept;
+  bool stop_child(supervisor_base& sup, slot& s, time_point now, const char** first_hung) noexcept;
+  void pause_walk(supervisor_base& sup, time_point deadline, pause_report& report, bool& any) noexcept;
+  void resume_walk(supervisor_base& sup) noexcept;
+  bool contains(const supervisor_base& sup) const noexcept;
+  bool called_from_tree() const noexcept;
+  bool called_from_tree(const supervisor_base& sup) const noexcept;
+  slot* find(supervisor_base& sup, const char* id) noexcept;
+  void emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err = {},
+            duration delay = {}, exit_reason reason = exit_reason::returned) noexcept;
+  std::size_t snapshot_walk(const supervisor_base& sup, const char* prefix, child_snapshot* out,
+                            std::size_t capacity, std::size_t at, time_point now) const noexcept;
+  duration shutdown_budget(const slot& s) const noexcept;
+
+  supervisor_base& m_root;
+  worker& m_runner;
+  platform::mutex m_op;             // serialises tree operations, held across waits
+  mutable platform::mutex m_state;  // guards slot data read by snapshot(); never held across waits
+  notifier m_events_ready;
+  std::atomic<std::uint32_t> m_events{0};
+  std::atomic<tree_state> m_state_value{tree_state::idle};
+  tree_event_hook m_hook{nullptr};
+  void* m_hook_user{nullptr};
+  error m_failure{};
+  bool m_shut_down{false};
+};
+
+// A tree: its root supervisor and the runner thread that applies its policy.
+template <std::size_t RunnerStack = config::default_stack_bytes>
+class supervision_tree final : public tree_base {
+ public:
+  explicit supervision_tree(supervisor_base& root) noexcept : tree_base(root, m_runner) {}
+  ~supervision_tree() { shutdown(); }
+  supervision_tree(const supervision_tree&) = delete;
+  supervision_tree& operator=(const supervision_tree&) = delete;
+
+ private:
+  static_worker<RunnerStack, 2> m_runner;
+};
+
+}  // namespace steward

@@ -1,0 +1,860 @@
+// The supervision tree's runtime. Locking (NOTE-1): m_op serialises tree operations and is held
+// across waits (stopping a child, a pause acknowledgement); m_state guards the slot fields that
+// snapshot() reads and is only held for short copies, never across a wait or a hook. Workers
+// report exits lock-free (an atomic per slot plus a notifier), so a worker never waits for a
+// lock that a thread stopping it holds.
+#include "steward/supervisors/supervisor.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+#include "steward/core/contract.hpp"
+#include "steward/platform/clock.hpp"
+
+namespace steward {
+namespace {
+
+constexpr std::size_t k_max_depth = 16;
+constexpr duration k_runner_stop = std::chrono::seconds(5);
+thread_local const tree_base* t_tree_op = nullptr;  // the tree whose operation this thread runs
+
+time_point now_or_zero() noexcept {
+  auto now = platform::monotonic_now();
+  return now ? *now : time_point{};
+}
+
+bool same_id(const char* a, const char* b) noexcept {
+  return a != nullptr && b != nullptr && std::strcmp(a, b) == 0;
+}
+
+class op_guard {
+ public:
+  op_guard(platform::mutex& m, const tree_base* tree) noexcept : m_mutex(m), m_previous(t_tree_op) {
+    m_mutex.lock();
+    t_tree_op = tree;
+  }
+  ~op_guard() {
+    t_tree_op = m_previous;
+    m_mutex.unlock();
+  }
+  op_guard(const op_guard&) = delete;
+  op_guard& operator=(const op_guard&) = delete;
+
+ private:
+  platform::mutex& m_mutex;
+  const tree_base* m_previous;
+};
+
+}  // namespace
+
+const char* to_string(tree_event_kind k) noexcept {
+  switch (k) {
+    case tree_event_kind::child_started:
+      return "child_started";
+    case tree_event_kind::child_exited:
+      return "child_exited";
+    case tree_event_kind::child_failed:
+      return "child_failed";
+    case tree_event_kind::child_restarted:
+      return "child_restarted";
+    case tree_event_kind::backoff_scheduled:
+      return "backoff_scheduled";
+    case tree_event_kind::start_failed:
+      return "start_failed";
+    case tree_event_kind::intensity_exceeded:
+      return "intensity_exceeded";
+    case tree_event_kind::escalated:
+      return "escalated";
+    case tree_event_kind::child_hung:
+      return "child_hung";
+    case tree_event_kind::subtree_paused:
+      return "subtree_paused";
+    case tree_event_kind::subtree_resumed:
+      return "subtree_resumed";
+    case tree_event_kind::auto_shutdown:
+      return "auto_shutdown";
+    case tree_event_kind::tree_failed:
+      return "tree_failed";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------- supervisor_base
+
+result<void> supervisor_base::configure(const supervisor_config& config) noexcept {
+  if (m_tree != nullptr && m_tree->state() == tree_state::running)
+    return fail(errc::already_running, config.name);
+  if (config.name == nullptr || config.period <= duration::zero() ||
+      config.intensity > intensity_window::k_max_intensity) {
+    return fail(errc::invalid_argument, config.name);
+  }
+  m_config = config;
+  return {};
+}
+
+result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
+  if (m_tree != nullptr && m_tree->state() == tree_state::running)
+    return fail(errc::already_running, spec.id);
+  const bool is_worker = spec.worker_slot != nullptr;
+  const bool is_supervisor = spec.supervisor != nullptr;
+  if (spec.id == nullptr || is_worker == is_supervisor || (is_worker && !spec.body) ||
+      spec.supervisor == this || (is_worker && spec.shutdown <= duration::zero()) ||
+      (spec.significant && spec.restart == restart_type::permanent)) {
+    return fail(errc::invalid_argument, spec.id);
+  }
+  for (std::size_t i = 0; i < m_count; ++i) {
+    if (m_slots[i].in_use && same_id(m_slots[i].spec.id, spec.id))
+      return fail(errc::invalid_argument, spec.id);
+  }
+  if (m_count == m_capacity)
+    return fail(errc::capacity_exceeded, spec.id, static_cast<std::int32_t>(m_capacity));
+  auto& s = m_slots[m_count++];
+  s.spec = spec;
+  s.owner = this;
+  s.in_use = true;
+  return {};
+}
+
+// ---------------------------------------------------------------- construction
+
+tree_base::tree_base(supervisor_base& root, worker& runner) noexcept : m_root(root), m_runner(runner) {}
+
+tree_base::~tree_base() {
+  STEWARD_REQUIRE("supervisors.tree", 100, m_shut_down || state() != tree_state::running);
+}
+
+void tree_base::shutdown() noexcept {
+  if (m_shut_down) return;
+  if (state() == tree_state::running) static_cast<void>(stop());
+  static_cast<void>(m_runner.stop(k_runner_stop));
+  m_shut_down = true;
+}
+
+void tree_base::set_event_hook(tree_event_hook hook, void* user) noexcept {
+  op_guard op(m_op, this);
+  m_hook = hook;
+  m_hook_user = user;
+}
+
+error tree_base::failure() const noexcept {
+  platform::lock_guard lock(m_state);
+  return m_failure;
+}
+
+void tree_base::emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err,
+                     duration delay, exit_reason reason) noexcept {
+  if (m_hook == nullptr) return;
+  tree_event e;
+  e.kind = kind;
+  e.supervisor = sup.name();
+  e.child = s != nullptr ? s->spec.id : nullptr;
+  e.generation = s != nullptr ? s->generation : 0;
+  e.reason = reason;
+  e.err = err;
+  e.delay = delay;
+  m_hook(m_hook_user, e);
+}
+
+// ---------------------------------------------------------------- queries about membership
+
+bool tree_base::contains(const supervisor_base& sup) const noexcept {
+  return sup.m_tree == this;
+}
+
+bool tree_base::called_from_tree(const supervisor_base& sup) const noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    const slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      if (called_from_tree(*s.spec.supervisor)) return true;
+    } else if (s.spec.worker_slot->is_current_thread()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool tree_base::called_from_tree() const noexcept {
+  return t_tree_op == this || m_runner.is_current_thread() || called_from_tree(m_root);
+}
+
+tree_base::slot* tree_base::find(supervisor_base& sup, const char* id) noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    if (sup.m_slots[i].in_use && same_id(sup.m_slots[i].spec.id, id)) return &sup.m_slots[i];
+  }
+  return nullptr;
+}
+
+duration tree_base::shutdown_budget(const slot& s) const noexcept {
+  if (s.spec.supervisor == nullptr) return s.spec.shutdown;
+  duration total{};
+  const auto& sup = *s.spec.supervisor;
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    if (sup.m_slots[i].in_use) total += shutdown_budget(sup.m_slots[i]);
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- validation
+
+result<void> tree_base::validate(supervisor_base& sup, supervisor_base* parent, std::size_t depth) noexcept {
+  if (depth > k_max_depth) return fail(errc::invalid_argument, sup.name(), static_cast<std::int32_t>(depth));
+  if (sup.m_tree != nullptr && sup.m_tree != this) return fail(errc::invalid_handle, sup.name());
+  if (sup.m_config.intensity > intensity_window::k_max_intensity)
+    return fail(errc::invalid_argument, sup.name());
+  sup.m_tree = this;
+  sup.m_parent = parent;
+  const std::size_t minimum = platform::min_stack_size();
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      if (s.spec.supervisor->m_tree != nullptr && s.spec.supervisor->m_tree != this) {
+        return fail(errc::invalid_handle, s.spec.id);  // it belongs to another tree (INV-18)
+      }
+      if (s.spec.supervisor->m_parent_slot != nullptr && s.spec.supervisor->m_parent_slot != &s) {
+        return fail(errc::invalid_argument, s.spec.id);  // one supervisor nested in two places
+      }
+      s.spec.supervisor->m_parent_slot = &s;
+      STEWARD_TRY(validate(*s.spec.supervisor, &sup, depth + 1));
+      continue;
+    }
+    if (s.spec.worker_slot->stack_size() < minimum) {
+      return fail(errc::stack_too_small, s.spec.id, static_cast<std::int32_t>(minimum));
+    }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- start
+
+result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point now) noexcept {
+  if (s.spec.supervisor != nullptr) {
+    STEWARD_TRY(start_supervisor(*s.spec.supervisor, now));
+    {
+      platform::lock_guard lock(m_state);
+      s.active = true;
+      s.restart_pending = false;
+      s.started_at = s.state_since = now;
+    }
+    emit(tree_event_kind::child_started, sup, &s);
+    return {};
+  }
+  worker_config cfg;
+  cfg.name = s.spec.id;
+  cfg.body = s.spec.body;
+  cfg.thread = s.spec.thread;
+  cfg.on_exit = &tree_base::on_worker_exit;
+  cfg.on_exit_user = &s;
+  cfg.prefault_stack = s.spec.prefault_stack;
+  cfg.destroy_timeout = s.spec.shutdown;
+  auto configured = s.spec.worker_slot->configure(cfg);
+  if (!configured) return fail(error{configured.error().code, configured.error().value, s.spec.id});
+  auto started = s.spec.worker_slot->start();
+  if (!started) {
+    emit(tree_event_kind::start_failed, sup, &s, started.error());
+    return fail(error{started.error().code, started.error().value, s.spec.id});
+  }
+  // One child after another, as OTP: the next starts once this one has entered its body.
+  auto entered = s.spec.worker_slot->wait_started(s.spec.shutdown);
+  if (!entered) {
+    static_cast<void>(s.spec.worker_slot->stop(s.spec.shutdown));
+    emit(tree_event_kind::start_failed, sup, &s, entered.error());
+    return fail(error{entered.error().code, entered.error().value, s.spec.id});
+  }
+  {
+    platform::lock_guard lock(m_state);
+    s.generation = started->handle.generation();
+    s.active = true;
+    s.restart_pending = false;
+    s.started_at = s.state_since = now;
+  }
+  emit(tree_event_kind::child_started, sup, &s);
+  return {};
+}
+
+result<void> tree_base::start_supervisor(supervisor_base& sup, time_point now) noexcept {
+  {
+    platform::lock_guard lock(m_state);
+    sup.m_window = intensity_window(sup.m_config.intensity, sup.m_config.period);
+    sup.m_rng = xorshift32(sup.m_config.backoff.seed);
+    sup.m_running = true;
+    sup.m_failed = false;
+    sup.m_state_since = now;
+  }
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use || s.quarantined) continue;
+    auto started = start_child(sup, s, now);
+    if (!started) {  // OTP: stop those already started, in reverse, and report the failing child
+      for (std::size_t j = i; j-- > 0;) {
+        if (sup.m_slots[j].in_use && sup.m_slots[j].active) stop_child(sup, sup.m_slots[j], now, nullptr);
+      }
+      platform::lock_guard lock(m_state);
+      sup.m_running = false;
+      return started;
+    }
+  }
+  return {};
+}
+
+result<void> tree_base::start() noexcept {
+  if (called_from_tree()) return fail(errc::would_deadlock, m_root.name());
+  op_guard op(m_op, this);
+  if (state() == tree_state::running) return fail(errc::already_running, m_root.name());
+  STEWARD_TRY(validate(m_root, nullptr, 0));
+  // A worker may serve only one slot of the tree.
+  const detail::child_slot* seen[256];
+  std::size_t seen_count = 0;
+  {
+    // Depth-first walk with an explicit stack of (supervisor, index).
+    const supervisor_base* stack[k_max_depth + 2];
+    std::size_t index[k_max_depth + 2];
+    std::size_t depth = 0;
+    stack[0] = &m_root;
+    index[0] = 0;
+    while (true) {
+      const supervisor_base& sup = *stack[depth];
+      if (index[depth] >= sup.m_count) {
+        if (depth == 0) break;
+        --depth;
+        continue;
+      }
+      const slot& s = sup.m_slots[index[depth]++];
+      if (!s.in_use) continue;
+      if (s.spec.supervisor != nullptr) {
+        ++depth;
+        stack[depth] = s.spec.supervisor;
+        index[depth] = 0;
+        continue;
+      }
+      for (std::size_t k = 0; k < seen_count; ++k) {
+        if (seen[k]->spec.worker_slot == s.spec.worker_slot) return fail(errc::invalid_argument, s.spec.id);
+      }
+      if (seen_count < sizeof seen / sizeof seen[0]) seen[seen_count++] = &s;
+    }
+  }
+  worker_config runner_cfg;
+  runner_cfg.name = "tree-runner";
+  runner_cfg.body = [this](worker_context& ctx) { return runner_body(ctx); };
+  STEWARD_TRY(m_runner.configure(runner_cfg));
+  const auto now = now_or_zero();
+  {
+    platform::lock_guard lock(m_state);
+    m_failure = error{};
+  }
+  m_state_value.store(tree_state::running, std::memory_order_release);
+  auto started = start_supervisor(m_root, now);
+  if (!started) {
+    m_state_value.store(tree_state::idle, std::memory_order_release);
+    return started;
+  }
+  auto runner = m_runner.start();
+  if (!runner) {
+    stop_supervisor(m_root, now, nullptr);
+    m_state_value.store(tree_state::idle, std::memory_order_release);
+    return fail(runner.error());
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- stop
+
+bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const char** first_hung) noexcept {
+  if (s.spec.supervisor != nullptr) {
+    const std::size_t hung = stop_supervisor(*s.spec.supervisor, now, first_hung);
+    platform::lock_guard lock(m_state);
+    s.active = false;
+    s.restart_pending = false;
+    s.state_since = now;
+    return hung == 0;
+  }
+  worker& w = *s.spec.worker_slot;
+  {
+    platform::lock_guard lock(m_state);
+    s.restart_pending = false;
+    s.stopped_by_us = s.generation;
+  }
+  if (!s.active && is_terminal(w.state())) return true;
+  auto stopped = w.stop(s.spec.shutdown);
+  if (!stopped && stopped.error() == errc::timeout) {
+    {
+      platform::lock_guard lock(m_state);
+      s.quarantined = true;
+      s.active = false;
+      s.state_since = now;
+    }
+    if (first_hung != nullptr && *first_hung == nullptr) *first_hung = s.spec.id;
+    emit(tree_event_kind::child_hung, sup, &s,
+         error{errc::hung, static_cast<std::int32_t>(w.state()), s.spec.id});
+    return false;
+  }
+  platform::lock_guard lock(m_state);
+  s.active = false;
+  s.handled = s.generation;
+  s.state_since = now;
+  return true;
+}
+
+std::size_t tree_base::stop_supervisor(supervisor_base& sup, time_point now,
+                                       const char** first_hung) noexcept {
+  std::size_t hung = 0;
+  for (std::size_t i = sup.m_count; i-- > 0;) {  // reverse start order
+    slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    const bool live = s.active ||
+                      (s.spec.worker_slot != nullptr && !is_terminal(s.spec.worker_slot->state())) ||
+                      (s.spec.supervisor != nullptr && s.spec.supervisor->m_running);
+    if (live && !s.quarantined) stop_child(sup, s, now, first_hung);
+    if (s.quarantined) ++hung;
+  }
+  platform::lock_guard lock(m_state);
+  sup.m_running = false;
+  sup.m_paused = false;
+  sup.m_state_since = now;
+  return hung;
+}
+
+result<void> tree_base::stop() noexcept {
+  if (called_from_tree()) return fail(errc::would_deadlock, m_root.name());
+  const char* first_hung = nullptr;
+  std::size_t hung = 0;
+  {
+    op_guard op(m_op, this);
+    const auto s = state();
+    if (s == tree_state::running) {
+      hung = stop_supervisor(m_root, now_or_zero(), &first_hung);
+      m_state_value.store(tree_state::stopped, std::memory_order_release);
+    }
+  }
+  // Outside m_op: the runner may be waiting for it; it sees the state and leaves.
+  auto runner = m_runner.stop(k_runner_stop);
+  if (hung != 0) return fail(errc::timeout, first_hung, static_cast<std::int32_t>(hung));
+  if (!runner) return fail(runner.error());
+  return {};
+}
+
+// ---------------------------------------------------------------- exits and policy
+
+void tree_base::on_worker_exit(void* user, const char*, const exit_report& report) noexcept {
+  auto* s = static_cast<slot*>(user);
+  s->exit_seen.store(report.generation, std::memory_order_release);
+  s->owner->m_tree->post_event();
+}
+
+void tree_base::post_event() noexcept {
+  m_events.fetch_add(1, std::memory_order_release);
+  m_events_ready.notify_all();
+}
+
+result<void> tree_base::runner_body(worker_context& ctx) noexcept {
+  for (;;) {
+    const std::uint32_t seen = m_events.load(std::memory_order_acquire);
+    time_point due = never;
+    {
+      op_guard op(m_op, this);
+      if (state() == tree_state::running) {
+        const auto now = now_or_zero();
+        process_locked(now);
+        due = next_due_locked(m_root);
+      }
+    }
+    auto waited = ctx.wait_until(
+        m_events_ready, [this, seen] { return m_events.load(std::memory_order_acquire) != seen; }, due);
+    if (!waited && waited.error() == errc::stop_requested) return waited;
+  }
+}
+
+void tree_base::process_locked(time_point now) noexcept {
+  process_supervisor(m_root, now);
+}
+
+void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcept {
+  if (!sup.m_running) return;
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      process_supervisor(*s.spec.supervisor, now);
+      if (!sup.m_running) return;
+      continue;
+    }
+    const std::uint32_t gen = s.exit_seen.load(std::memory_order_acquire);
+    if (gen == 0 || gen != s.generation || gen == s.handled || !s.active) continue;
+    {
+      platform::lock_guard lock(m_state);
+      s.handled = gen;
+    }
+    if (s.stopped_by_us == gen) continue;
+    // The worker has left its body; collect its report (it publishes the terminal state last).
+    auto report = s.spec.worker_slot->handle().stop(s.spec.shutdown);
+    if (!report) continue;  // a newer incarnation exists: a stale event (INV-6)
+    handle_exit(sup, s, *report, now);
+    post_event();  // the tree may have changed under us: look again from the top
+    return;
+  }
+  run_due_restarts(sup, now);
+}
+
+void tree_base::handle_exit(supervisor_base& sup, slot& s, const exit_report& report,
+                            time_point now) noexcept {
+  const bool abnormal = is_failure(report.reason);
+  {
+    platform::lock_guard lock(m_state);
+    s.active = false;
+    s.has_exited = true;
+    s.last_reason = report.reason;
+    s.last_error = report.err;
+    s.state_since = now;
+  }
+  emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, &s, report.err, {},
+       report.reason);
+  const auto type = s.spec.restart;
+  const bool restart = type == restart_type::permanent || (type == restart_type::transient && abnormal);
+  if (!restart) {
+    if (type == restart_type::temporary) {  // OTP: a temporary child's spec goes with it
+      platform::lock_guard lock(m_state);
+      s.in_use = false;
+    }
+    if (s.spec.significant) auto_shutdown_check(sup, now);
+    return;
+  }
+  schedule_restart(sup, static_cast<std::size_t>(&s - sup.m_slots), now);
+}
+
+void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_point now) noexcept {
+  slot& failed = sup.m_slots[index];
+  if (!sup.m_window.add(now)) {
+    const error why{errc::intensity_exceeded, static_cast<std::int32_t>(sup.m_config.intensity), sup.name()};
+    emit(tree_event_kind::intensity_exceeded, sup, &failed, why);
+    fail_supervisor(sup, why, now);
+    return;
+  }
+  const auto& policy = sup.m_config.backoff;
+  if (now - failed.started_at >= policy.reset_after) failed.consecutive = 0;  // ran healthily
+  const duration delay = backoff_delay(policy, failed.consecutive, sup.m_rng);
+  ++failed.consecutive;
+
+  std::size_t first = index;
+  std::size_t last = index;
+  if (sup.m_config.restart_strategy == strategy::one_for_all) {
+    first = 0;
+    last = sup.m_count - 1;
+  } else if (sup.m_config.restart_strategy == strategy::rest_for_one) {
+    last = sup.m_count - 1;
+  }
+  bool restart_group[64]{};  // which siblings to bring back (capacity beyond 64: all of them)
+  for (std::size_t j = last + 1; j-- > first;) {  // stop the rest of the scope, in reverse
+    slot& s = sup.m_slots[j];
+    if (j == index || !s.in_use) continue;
+    const bool live = s.active;
+    if (live && !stop_child(sup, s, now, nullptr)) {
+      fail_supervisor(sup, error{errc::hung, 0, s.spec.id}, now);
+      return;
+    }
+    const bool bring_back = live && s.spec.restart != restart_type::temporary;
+    if (j < 64) restart_group[j] = bring_back;
+    if (!bring_back && s.spec.restart == restart_type::temporary && live) {
+      platform::lock_guard lock(m_state);
+      s.in_use = false;  // OTP: temporary siblings are terminated, not restarted
+    }
+  }
+  {
+    platform::lock_guard lock(m_state);
+    for (std::size_t j = first; j <= last; ++j) {
+      slot& s = sup.m_slots[j];
+      if (!s.in_use || s.quarantined) continue;
+      if (j == index || (j < 64 ? restart_group[j] : true)) {
+        s.restart_pending = true;
+        s.restart_due = saturating_add(now, delay);
+      }
+    }
+  }
+  if (delay > duration::zero()) emit(tree_event_kind::backoff_scheduled, sup, &failed, {}, delay);
+  run_due_restarts(sup, now);
+}
+
+bool tree_base::run_due_restarts(supervisor_base& sup, time_point now) noexcept {
+  if (!sup.m_running || sup.m_paused) return true;  // a paused subtree restarts after resume
+  std::size_t restarted[64];
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use || !s.restart_pending || s.restart_due > now) continue;
+    auto started = start_child(sup, s, now);
+    if (!started) {  // roll the partial group back, then give up (INV-11)
+      for (std::size_t k = count; k-- > 0;) stop_child(sup, sup.m_slots[restarted[k]], now, nullptr);
+      fail_supervisor(sup, started.error(), now);
+      return false;
+    }
+    {
+      platform::lock_guard lock(m_state);
+      ++s.restarts;
+    }
+    if (count < 64) restarted[count++] = i;
+    emit(tree_event_kind::child_restarted, sup, &s);
+  }
+  return true;
+}
+
+void tree_base::fail_supervisor(supervisor_base& sup, const error& why, time_point now) noexcept {
+  stop_supervisor(sup, now, nullptr);
+  {
+    platform::lock_guard lock(m_state);
+    sup.m_failed = true;
+  }
+  emit(tree_event_kind::escalated, sup, nullptr, why);
+  if (&sup == &m_root) {
+    {
+      platform::lock_guard lock(m_state);
+      m_failure = why;
+    }
+    m_state_value.store(tree_state::failed, std::memory_order_release);
+    emit(tree_event_kind::tree_failed, sup, nullptr, why);
+    return;
+  }
+  exit_report as_child{};
+  as_child.reason = exit_reason::error;
+  as_child.err = why;
+  handle_exit(*sup.m_parent, *sup.m_parent_slot, as_child, now);
+}
+
+void tree_base::auto_shutdown_check(supervisor_base& sup, time_point now) noexcept {
+  const auto mode = sup.m_config.shutdown_on;
+  if (mode == auto_shutdown::off) return;
+  if (mode == auto_shutdown::all_significant) {
+    for (std::size_t i = 0; i < sup.m_count; ++i) {
+      const slot& s = sup.m_slots[i];
+      if (s.in_use && s.spec.significant && s.active) return;
+    }
+  }
+  emit(tree_event_kind::auto_shutdown, sup, nullptr);
+  stop_supervisor(sup, now, nullptr);
+  if (&sup == &m_root) {
+    m_state_value.store(tree_state::stopped, std::memory_order_release);
+    return;
+  }
+  exit_report as_child{};
+  as_child.reason = exit_reason::returned;  // a normal exit of the supervisor
+  handle_exit(*sup.m_parent, *sup.m_parent_slot, as_child, now);
+}
+
+time_point tree_base::next_due_locked(const supervisor_base& sup) const noexcept {
+  time_point due = never;
+  if (!sup.m_running) return due;
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    const slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      const auto inner = next_due_locked(*s.spec.supervisor);
+      if (inner < due) due = inner;
+    } else if (s.restart_pending && !sup.m_paused && s.restart_due < due) {
+      due = s.restart_due;
+    }
+  }
+  return due;
+}
+
+// ---------------------------------------------------------------- pause and resume
+
+void tree_base::pause_walk(supervisor_base& sup, time_point deadline, pause_report& report,
+                           bool& any) noexcept {
+  {
+    platform::lock_guard lock(m_state);
+    sup.m_paused = true;
+  }
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use || !s.active) continue;
+    if (s.spec.supervisor != nullptr) {
+      pause_walk(*s.spec.supervisor, deadline, report, any);
+      continue;
+    }
+    const auto now = now_or_zero();
+    const duration left = deadline > now ? deadline - now : duration::zero();
+    auto paused = s.spec.worker_slot->pause(left);
+    if (paused || paused.error() == errc::already_paused) {
+      any = true;
+      platform::lock_guard lock(m_state);
+      s.state_since = now_or_zero();
+    } else if (paused.error() == errc::timeout) {
+      if (report.count < pause_report::k_listed) report.not_parked[report.count] = s.spec.id;
+      ++report.count;
+    }
+    // exited / not_running / stopping: it is leaving; the runner handles that exit after resume.
+  }
+}
+
+result<void> tree_base::pause(duration timeout, pause_report* report) noexcept {
+  return pause(m_root, timeout, report);
+}
+
+result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_report* report) noexcept {
+  if (!contains(sub)) return fail(errc::invalid_handle, sub.name());
+  if (t_tree_op == this || called_from_tree(sub)) return fail(errc::would_deadlock, sub.name());
+  const auto start = platform::monotonic_now();
+  if (!start) return fail(start.error());
+  op_guard op(m_op, this);
+  if (state() != tree_state::running || !sub.m_running) return fail(errc::not_running, sub.name());
+  pause_report local{};
+  pause_report& out = report != nullptr ? *report : local;
+  out = pause_report{};
+  bool any = false;
+  pause_walk(sub, saturating_add(*start, timeout), out, any);
+  if (out.count != 0) return fail(errc::timeout, out.not_parked[0], static_cast<std::int32_t>(out.count));
+  emit(tree_event_kind::subtree_paused, sub, nullptr, {}, now_or_zero() - *start);
+  return {};
+}
+
+void tree_base::resume_walk(supervisor_base& sup) noexcept {
+  {
+    platform::lock_guard lock(m_state);
+    sup.m_paused = false;
+  }
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      resume_walk(*s.spec.supervisor);
+    } else if (s.active) {
+      static_cast<void>(s.spec.worker_slot->resume());  // not_running / stopping: it is leaving
+      platform::lock_guard lock(m_state);
+      s.state_since = now_or_zero();
+    }
+  }
+}
+
+result<void> tree_base::resume() noexcept {
+  return resume(m_root);
+}
+
+result<void> tree_base::resume(supervisor_base& sub) noexcept {
+  if (!contains(sub)) return fail(errc::invalid_handle, sub.name());
+  if (t_tree_op == this) return fail(errc::would_deadlock, sub.name());
+  {
+    op_guard op(m_op, this);
+    if (state() != tree_state::running) return fail(errc::not_running, sub.name());
+    resume_walk(sub);
+    emit(tree_event_kind::subtree_resumed, sub, nullptr);
+  }
+  post_event();  // restarts that fell due while paused
+  return {};
+}
+
+// ---------------------------------------------------------------- management calls
+
+result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) noexcept {
+  if (!contains(sup)) return fail(errc::invalid_handle, sup.name());
+  if (called_from_tree()) return fail(errc::would_deadlock, id);
+  op_guard op(m_op, this);
+  slot* s = find(sup, id);
+  if (s == nullptr) return fail(errc::invalid_argument, id);
+  if (s->quarantined) return fail(errc::stopping, id);
+  if (!s->active) {
+    platform::lock_guard lock(m_state);
+    s->restart_pending = false;
+    return {};  // idempotent, as in OTP
+  }
+  if (!stop_child(sup, *s, now_or_zero(), nullptr)) return fail(errc::timeout, id);
+  return {};
+}
+
+result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noexcept {
+  if (!contains(sup)) return fail(errc::invalid_handle, sup.name());
+  if (called_from_tree()) return fail(errc::would_deadlock, id);
+  op_guard op(m_op, this);
+  slot* s = find(sup, id);
+  if (s == nullptr) return fail(errc::invalid_argument, id);
+  if (s->quarantined) return fail(errc::stopping, id);
+  if (s->active) return fail(errc::already_running, id);
+  if (state() != tree_state::running || !sup.m_running) return fail(errc::not_running, id);
+  return start_child(sup, *s, now_or_zero());
+}
+
+result<void> tree_base::delete_child(supervisor_base& sup, const char* id) noexcept {
+  if (!contains(sup)) return fail(errc::invalid_handle, sup.name());
+  if (called_from_tree()) return fail(errc::would_deadlock, id);
+  op_guard op(m_op, this);
+  slot* s = find(sup, id);
+  if (s == nullptr) return fail(errc::invalid_argument, id);
+  if (s->active || s->quarantined) return fail(errc::already_running, id);
+  platform::lock_guard lock(m_state);
+  s->in_use = false;
+  s->restart_pending = false;
+  return {};
+}
+
+result<child_counts> tree_base::count_children(const supervisor_base& sup) const noexcept {
+  if (!contains(sup)) return fail(errc::invalid_handle, sup.name());
+  platform::lock_guard lock(m_state);
+  child_counts c;
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    const slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    ++c.specs;
+    if (s.active) ++c.active;
+    if (s.spec.supervisor != nullptr) {
+      ++c.supervisors;
+    } else {
+      ++c.workers;
+    }
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------- snapshot
+
+std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* prefix, child_snapshot* out,
+                                     std::size_t capacity, std::size_t at, time_point now) const noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    const slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (out != nullptr && at < capacity) {
+      child_snapshot& c = out[at];
+      c = child_snapshot{};
+      std::snprintf(c.path, sizeof c.path, "%s/%s", prefix, s.spec.id);
+      c.restarts = s.restarts;
+      c.last_reason = s.last_reason;
+      c.last_error = s.last_error;
+      c.has_exited = s.has_exited;
+      c.quarantined = s.quarantined;
+      c.restart_pending = s.restart_pending;
+      c.time_in_state = now - s.state_since;
+      if (s.spec.supervisor != nullptr) {
+        const auto& child = *s.spec.supervisor;
+        c.kind = child_kind::supervisor;
+        c.state = child.m_failed     ? worker_state::failed
+                  : !child.m_running ? worker_state::stopped
+                  : child.m_paused   ? worker_state::paused
+                                     : worker_state::running;
+      } else {
+        c.kind = child_kind::worker;
+        c.state = s.spec.worker_slot->state();
+        c.generation = s.generation;
+        c.time_parked = s.spec.worker_slot->time_parked();
+      }
+    }
+    ++at;
+    if (s.spec.supervisor != nullptr) {
+      char path[64];
+      std::snprintf(path, sizeof path, "%s/%s", prefix, s.spec.id);
+      at = snapshot_walk(*s.spec.supervisor, path, out, capacity, at, now);
+    }
+  }
+  return at;
+}
+
+result<std::size_t> tree_base::snapshot(child_snapshot* out, std::size_t capacity) const noexcept {
+  const auto now = now_or_zero();
+  platform::lock_guard lock(m_state);
+  const std::size_t needed = snapshot_walk(m_root, m_root.name(), nullptr, 0, 0, now);
+  if (needed > capacity)
+    return fail(errc::capacity_exceeded, m_root.name(), static_cast<std::int32_t>(needed));
+  return snapshot_walk(m_root, m_root.name(), out, capacity, 0, now);
+}
+
+}  // namespace steward
+
+// NOTE-1: why two locks. A tree operation waits for children (a stop up to its deadline, a
+// pause acknowledgement); if snapshot() and the exit path shared that lock, a worker whose
+// cleanup asks for a snapshot would wait for the very thread that is stopping it (bug class 17).
