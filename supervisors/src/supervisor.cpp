@@ -127,7 +127,23 @@ void tree_base::shutdown() noexcept {
   if (m_shut_down) return;
   if (state() == tree_state::running) static_cast<void>(stop());
   static_cast<void>(m_runner.stop(k_runner_stop));
+  wait_for_stragglers(m_root);
   m_shut_down = true;
+}
+
+// A quarantined (hung) worker may still finish later and report to this tree: the tree must
+// outlive that report. Wait for it once more, bounded by its deadline; a worker still running
+// then cannot be left with a dangling tree, so that is a contract violation.
+void tree_base::wait_for_stragglers(supervisor_base& sup) noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (s.spec.supervisor != nullptr) {
+      wait_for_stragglers(*s.spec.supervisor);
+    } else if (s.spec.worker_slot != nullptr && !is_terminal(s.spec.worker_slot->state())) {
+      static_cast<void>(s.spec.worker_slot->stop(s.spec.shutdown));
+      STEWARD_REQUIRE("supervisors.tree", 110, is_terminal(s.spec.worker_slot->state()));
+    }
+  }
 }
 
 void tree_base::set_event_hook(tree_event_hook hook, void* user) noexcept {
@@ -175,7 +191,9 @@ bool tree_base::called_from_tree(const supervisor_base& sup) const noexcept {
 }
 
 bool tree_base::called_from_tree() const noexcept {
-  return t_tree_op == this || m_runner.is_current_thread() || called_from_tree(m_root);
+  if (t_tree_op == this || m_runner.is_current_thread()) return true;
+  platform::lock_guard lock(m_state);  // slots may be retired by the runner meanwhile
+  return called_from_tree(m_root);
 }
 
 tree_base::slot* tree_base::find(supervisor_base& sup, const char* id) noexcept {

@@ -24,6 +24,7 @@ struct kit {
   steward::notifier note;
   std::atomic<int> trace[1024]{};
   std::atomic<int> trace_len{0};
+  std::atomic<int> trace_done{0};  // entries fully written
   std::unique_ptr<test_worker> workers[k_children];
 
   kit() {
@@ -35,6 +36,7 @@ struct kit {
   void record(int v) noexcept {
     const int at = trace_len.fetch_add(1);
     if (at < 1024) trace[at] = v;
+    trace_done.fetch_add(1);
   }
   void command(int i, int c) {
     ctl[i].cmd = c;
@@ -88,16 +90,29 @@ struct kit {
 struct event_log {
   std::atomic<int> kinds[4096]{};
   std::atomic<int> len{0};
+  std::atomic<int> child[4096]{};  // the child's number for "cN" ids, else -1
   std::atomic<long long> last_delay_ns{0};
   static void hook(void* user, const steward::tree_event& e) noexcept {
     auto* log = static_cast<event_log*>(user);
-    const int at = log->len.fetch_add(1);
-    if (at < 4096) log->kinds[at] = static_cast<int>(e.kind);
+    const int at = log->len.load();
+    if (at < 4096) {
+      log->kinds[at] = static_cast<int>(e.kind);
+      log->child[at] = (e.child != nullptr && e.child[0] == 'c') ? e.child[1] - '0' : -1;
+    }
+    log->len.store(at + 1);  // hooks run one at a time (under the tree's operation lock)
     if (e.kind == steward::tree_event_kind::backoff_scheduled) log->last_delay_ns = e.delay.count();
   }
   int count(steward::tree_event_kind k) const {
     int n = 0;
     for (int i = 0; i < len.load() && i < 4096; ++i) n += kinds[i].load() == static_cast<int>(k) ? 1 : 0;
+    return n;
+  }
+  // The children named by events of kind k, in order.
+  int children_of(steward::tree_event_kind k, int* out, int max) const {
+    int n = 0;
+    for (int i = 0; i < len.load() && i < 4096 && n < max; ++i) {
+      if (kinds[i].load() == static_cast<int>(k)) out[n++] = child[i].load();
+    }
     return n;
   }
   int index_of(steward::tree_event_kind k, int from = 0) const {

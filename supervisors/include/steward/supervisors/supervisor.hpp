@@ -269,6 +269,7 @@ class tree_base {
   slot* find(supervisor_base& sup, const char* id) noexcept;
   void emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err = {},
             duration delay = {}, exit_reason reason = exit_reason::returned) noexcept;
+  void wait_for_stragglers(supervisor_base& sup) noexcept;
   std::size_t snapshot_walk(const supervisor_base& sup, const char* prefix, child_snapshot* out,
                             std::size_t capacity, std::size_t at, time_point now) const noexcept;
   duration shutdown_budget(const slot& s) const noexcept;
