@@ -1,10 +1,13 @@
-// steward demo: a small firmware-like pipeline.
-//   sampler  - reads a (simulated) ADC every 2 ms into a ring, notifies the filter
-//   filter   - waits on the notifier, smooths samples, writes text lines into a pipe
-//   logger   - waits for the pipe to become readable, appends what it reads to a log file
-// It starts them, pauses all three (timing request -> acknowledged park), resumes, stops the
-// filter while it is paused (its resources are released), then stops the rest while the logger
-// is blocked in an fd wait. Exit code 0 only if every check held.
+// steward demo: a small firmware-like pipeline under a two-level supervision tree.
+//   root (one_for_one)
+//   +-- acquisition (one_for_all, backoff 20 ms doubling)
+//   |   +-- sampler  reads a (simulated) ADC every 2 ms into a ring, notifies the filter
+//   |   +-- filter   waits on the notifier, smooths samples, writes lines into a pipe
+//   +-- logger       waits for the pipe to become readable, appends to a log file
+// It starts the tree, injects a fault into the filter (the acquisition subtree restarts after
+// its backoff), pauses the acquisition subtree (timing the acknowledgement), stops it while it
+// is paused (every resource released), then stops the tree while the logger is blocked in an
+// fd wait. Exit code 0 only if every check held.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 
 #include "steward/core/worker.hpp"
 #include "steward/platform/clock.hpp"
+#include "steward/supervisors/supervisor.hpp"
 
 namespace {
 
@@ -63,13 +67,15 @@ struct pipeline {
   std::atomic<long> samples{0};
   std::atomic<long> filtered{0};
   std::atomic<long> logged_bytes{0};
+  std::atomic<bool> inject_fault{false};
   const char* log_path{nullptr};
 } g_pipe;
 
 steward::result<void> sampler_body(worker_context& ctx) {
   STEWARD_TRY(acquire(ctx, adc_channel));
   STEWARD_TRY(acquire(ctx, sample_dma));
-  for (std::uint32_t n = 0;; ++n) {
+  // A restarted sampler continues the sequence: the filter counts samples up to `written`.
+  for (std::uint32_t n = g_pipe.written.load(std::memory_order_acquire);; ++n) {
     STEWARD_TRY(ctx.sleep_for(2ms));  // a safe point: pause and stop reach it at once
     g_pipe.ring[n % k_ring] = static_cast<float>(std::sin(n * 0.05) + 0.1 * ((n * 7919U) % 13U) / 13.0);
     g_pipe.written.store(n + 1, std::memory_order_release);
@@ -89,6 +95,7 @@ steward::result<void> filter_body(worker_context& ctx) {
         steward::never));
     const std::uint32_t now = g_pipe.written.load(std::memory_order_acquire);
     for (; seen != now; ++seen) average = 0.9F * average + 0.1F * g_pipe.ring[seen % k_ring];
+    if (g_pipe.inject_fault.exchange(false)) return steward::fail(steward::errc::worker_failed, "filter", 7);
     g_pipe.filtered.fetch_add(1);
     char line[64];
     const int len =
@@ -121,17 +128,34 @@ steward::result<void> logger_body(worker_context& ctx) {
 steward::static_worker<> g_sampler;
 steward::static_worker<> g_filter;
 steward::static_worker<> g_logger;
+steward::supervisor<2> g_acquisition;
+steward::supervisor<2> g_root;
+steward::supervision_tree<> g_tree(g_root);
 
-steward::worker_config config(const char* name, steward::result<void> (*body)(worker_context&)) {
-  steward::worker_config cfg;
-  cfg.name = name;
-  cfg.body = body;
-  cfg.on_exit = [](void*, const char* worker_name, const steward::exit_report& r) noexcept {
-    std::printf("[%8.2f ms] exit hook: %s generation %u: %s, %u resources released, %u failed\n",
-                ms_since_start(), worker_name, r.generation, steward::to_string(r.reason),
-                static_cast<unsigned>(r.cleanup.released), static_cast<unsigned>(r.cleanup.failed));
-  };
-  return cfg;
+void on_tree_event(void*, const steward::tree_event& e) noexcept {
+  switch (e.kind) {
+    case steward::tree_event_kind::child_started:
+    case steward::tree_event_kind::subtree_resumed:
+      return;  // the timeline says these itself
+    case steward::tree_event_kind::backoff_scheduled:
+      std::printf("[%8.2f ms] event %s/%s: %s, restart in %.1f ms\n", ms_since_start(), e.supervisor, e.child,
+                  steward::to_string(e.kind), std::chrono::duration<double, std::milli>(e.delay).count());
+      return;
+    default:
+      std::printf("[%8.2f ms] event %s/%s: %s%s%s\n", ms_since_start(), e.supervisor, e.child ? e.child : "-",
+                  steward::to_string(e.kind), e.err.code == steward::errc::invalid_argument ? "" : " - ",
+                  e.err.code == steward::errc::invalid_argument ? "" : steward::describe(e.err.code));
+  }
+}
+
+steward::child_spec worker_child(const char* id, steward::worker& slot,
+                                 steward::result<void> (*body)(worker_context&)) {
+  steward::child_spec spec;
+  spec.id = id;
+  spec.worker_slot = &slot;
+  spec.body = body;
+  spec.shutdown = 500ms;
+  return spec;
 }
 
 double timed_us(const steward::time_point& from) {
@@ -139,18 +163,32 @@ double timed_us(const steward::time_point& from) {
   return now ? std::chrono::duration<double, std::micro>(*now - from).count() : -1.0;
 }
 
-bool pause_timed(steward::worker& w) {
-  auto t = steward::platform::monotonic_now();
-  if (!t) return false;
-  auto r = w.pause(1s);
-  const double us = timed_us(*t);
-  std::printf("[%8.2f ms] pause(%s): %s in %.1f us (request -> acknowledged park)\n", ms_since_start(),
-              w.name(), r ? "parked" : steward::describe(r.error().code), us);
-  return r.has_value() && w.state() == steward::worker_state::paused;
-}
-
 void run_for(std::chrono::milliseconds d) {
   std::this_thread::sleep_for(d);
+}
+
+bool build_tree() {
+  steward::supervisor_config acq;
+  acq.name = "acquisition";
+  acq.restart_strategy = steward::strategy::one_for_all;
+  acq.intensity = 3;
+  acq.period = 10s;
+  acq.backoff.base = 20ms;
+  acq.backoff.factor_permille = 2000;
+  acq.backoff.cap = 1s;
+  steward::supervisor_config root;
+  root.name = "root";
+  root.restart_strategy = steward::strategy::one_for_one;
+  root.intensity = 3;
+  root.period = 10s;
+  steward::child_spec acquisition;
+  acquisition.id = "acquisition";
+  acquisition.supervisor = &g_acquisition;
+  return g_acquisition.configure(acq).has_value() && g_root.configure(root).has_value() &&
+         g_acquisition.add_child(worker_child("sampler", g_sampler, &sampler_body)).has_value() &&
+         g_acquisition.add_child(worker_child("filter", g_filter, &filter_body)).has_value() &&
+         g_root.add_child(acquisition).has_value() &&
+         g_root.add_child(worker_child("logger", g_logger, &logger_body)).has_value();
 }
 
 }  // namespace
@@ -165,60 +203,65 @@ int main(int argc, char** argv) {
   g_pipe.pipe_read = fds[0];
   g_pipe.pipe_write = fds[1];
 
-  std::printf("steward demo: sampler -> filter -> logger (%s)\n\n", g_pipe.log_path);
-  steward::worker* all[] = {&g_sampler, &g_filter, &g_logger};
-  bool ok = g_sampler.configure(config("sampler", &sampler_body)).has_value() &&
-            g_filter.configure(config("filter", &filter_body)).has_value() &&
-            g_logger.configure(config("logger", &logger_body)).has_value();
-  for (auto* w : all) ok = ok && w->start().has_value();
-  note("started sampler, filter, logger");
-  check(ok, "all three workers configured and started");
+  std::printf("steward demo: root{acquisition{sampler, filter}, logger} -> %s\n\n", g_pipe.log_path);
+  g_tree.set_event_hook(&on_tree_event, nullptr);
+  const bool built = build_tree();
+  auto started = g_tree.start();
+  note("tree started: sampler, filter (acquisition), logger");
+  check(built && started.has_value(), "tree validated and started in order");
   run_for(150ms);
   std::printf("[%8.2f ms] running: %ld samples, %ld filtered, %ld bytes logged\n", ms_since_start(),
               g_pipe.samples.load(), g_pipe.filtered.load(), g_pipe.logged_bytes.load());
 
-  note("pausing all three");
-  bool parked = true;
-  for (auto* w : all) parked = pause_timed(*w) && parked;
-  check(parked, "every pause() returned with the worker parked at a safe point");
+  note("injecting a fault into the filter");
+  g_pipe.inject_fault = true;
+  bool restarted = false;
+  for (int i = 0; i < 400 && !restarted; ++i) {
+    run_for(5ms);
+    restarted = g_filter.generation() == 2 && g_sampler.generation() == 2 &&
+                g_filter.state() == steward::worker_state::running;
+  }
+  check(restarted, "one_for_all restarted sampler and filter after the backoff");
+  check(g_released[filter_scratch] == 1 && g_released[adc_channel] == 1,
+        "the first incarnations released their resources before the restart");
+  run_for(100ms);
+
+  note("pausing the acquisition subtree");
+  auto p0 = steward::platform::monotonic_now();
+  auto paused = g_tree.pause(g_acquisition, 1s);
+  std::printf("[%8.2f ms] pause(acquisition): %s in %.1f us (request -> every worker parked)\n",
+              ms_since_start(), paused ? "parked" : steward::describe(paused.error().code),
+              p0 ? timed_us(*p0) : -1.0);
+  check(paused && g_sampler.state() == steward::worker_state::paused &&
+            g_filter.state() == steward::worker_state::paused,
+        "sampler and filter parked at safe points; logger untouched");
   const long samples_at_pause = g_pipe.samples.load();
   run_for(30ms);
   check(g_pipe.samples.load() == samples_at_pause, "no sample was taken while paused");
 
-  note("resuming all three");
-  bool resumed = true;
-  for (auto* w : all) resumed = w->resume().has_value() && resumed;
-  run_for(100ms);
-  check(resumed && g_pipe.samples.load() > samples_at_pause, "work continued after resume");
-
-  note("pausing the filter, then stopping it while paused");
-  check(pause_timed(g_filter), "filter parked");
-  auto filter_report = g_filter.stop(1s);
-  check(filter_report && filter_report->reason == steward::exit_reason::stopped,
-        "filter stopped from paused (pause-to-stop)");
-  check(g_released[filter_scratch] == 1 && g_released[filter_dma] == 1,
-        "filter's scratch and DMA buffers released exactly once");
+  note("stopping the acquisition subtree while it is paused");
+  auto terminated = g_tree.terminate_child(g_root, "acquisition");
+  check(terminated.has_value(), "acquisition stopped from paused (pause-to-stop)");
+  check(g_released[filter_scratch] == 2 && g_released[filter_dma] == 2 && g_released[adc_channel] == 2 &&
+            g_released[sample_dma] == 2,
+        "every acquisition resource of both incarnations released exactly once");
 
   run_for(20ms);  // the logger drains what is left, then blocks in its fd wait
-  note("stopping logger (blocked waiting for the pipe) and sampler (sleeping)");
-  for (steward::worker* w :
-       {static_cast<steward::worker*>(&g_logger), static_cast<steward::worker*>(&g_sampler)}) {
-    auto t = steward::platform::monotonic_now();
-    auto r = w->stop(1s);
-    std::printf("[%8.2f ms] stop(%s): %s in %.1f us (request -> thread done with cleanup)\n",
-                ms_since_start(), w->name(), r ? steward::to_string(r->reason) : "error",
-                t ? timed_us(*t) : -1.0);
-    check(r && r->reason == steward::exit_reason::stopped, "stopped cleanly");
-  }
+  note("stopping the tree (the logger is blocked waiting for the pipe)");
+  auto s0 = steward::platform::monotonic_now();
+  auto stopped = g_tree.stop();
+  std::printf("[%8.2f ms] stop(tree): %s in %.1f us\n", ms_since_start(), stopped ? "stopped" : "error",
+              s0 ? timed_us(*s0) : -1.0);
+  check(stopped.has_value() && g_logger.state() == steward::worker_state::stopped, "logger stopped cleanly");
 
   std::printf("\nresource ledger:\n");
   bool ledger_ok = true;
   for (int i = 0; i < k_resources; ++i) {
     std::printf("  %-22s acquired %d  released %d\n", k_resource_names[i], g_acquired[i].load(),
                 g_released[i].load());
-    ledger_ok = ledger_ok && g_acquired[i] == 1 && g_released[i] == 1;
+    ledger_ok = ledger_ok && g_acquired[i] >= 1 && g_acquired[i] == g_released[i];
   }
-  check(ledger_ok, "every resource acquired once and released exactly once");
+  check(ledger_ok, "every resource acquired was released exactly once");
   check(g_pipe.logged_bytes.load() > 0, "the log file received the filtered samples");
   ::close(fds[0]);
   ::close(fds[1]);

@@ -122,7 +122,9 @@ TEST_CASE("no heap: supervisor restarts, pauses, management and snapshots alloca
     return;
   }
   two_level t;
-  t.root.configure({"root", strategy::one_for_one, 16, std::chrono::microseconds(1)}).map([] {});
+  // Intensity never trips here: restarts are counted only within one microsecond.
+  REQUIRE(t.root.configure({"root", strategy::one_for_one, 16, std::chrono::microseconds(1)}));
+  REQUIRE(t.acq.configure({"acq", strategy::one_for_all, 16, std::chrono::microseconds(1)}));
   REQUIRE(t.tree->start());  // initialisation: threads and eventfds are created here
   REQUIRE(eventually([&] { return t.k.starts(3) == 1; }));
   steward::child_snapshot snap[8];
@@ -131,10 +133,10 @@ TEST_CASE("no heap: supervisor restarts, pauses, management and snapshots alloca
   for (int i = 0; i < 300; ++i) {
     const int before = t.k.starts(2);
     t.k.command(2, return_error);  // a crash: the runner restarts c2
-    if (!eventually([&] { return t.k.starts(2) == before + 1; })) ++failures;
+    if (!eventually([&] { return t.k.starts(2) >= before + 1; })) ++failures;
     const int acq_before = t.k.starts(0);
     t.k.command(1, return_error);  // one_for_all inside acq: c0 and c1 restart
-    if (!eventually([&] { return t.k.starts(0) == acq_before + 1; })) ++failures;
+    if (!eventually([&] { return t.k.starts(0) >= acq_before + 1; })) ++failures;
     failures += t.tree->pause(k_ack) ? 0 : 1;
     failures += t.tree->snapshot(snap, 8) ? 0 : 1;
     failures += t.tree->resume() ? 0 : 1;
