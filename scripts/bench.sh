@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
-cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTEWARD_CXX_STANDARD=20 \
+cmake -S . -B build/bench-cxx20 -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTEWARD_CXX_STANDARD=20 \
   -DSTEWARD_BUILD_TESTS=OFF -DSTEWARD_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build/bench --target steward_bench steward_jitter
-build/bench/bench/steward_bench "$@"
+cmake --build build/bench-cxx20 --target steward_bench steward_jitter
+build/bench-cxx20/bench/steward_bench "$@"
 echo
 loops=10000
 [[ "${1:-}" == "--quick" ]] && loops=1000
-build/bench/bench/steward_jitter --period-us 1000 --loops "$loops" --priority 80
+build/bench-cxx20/bench/steward_jitter --period-us 1000 --loops "$loops" --priority 80

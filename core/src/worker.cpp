@@ -325,6 +325,10 @@ result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexc
     }
   }
   wake_worker();
+  if (timeout <= duration::zero()) {  // a request only: report whether it is parked already
+    if (state_of(m_ctrl.load(std::memory_order_seq_cst)) == worker_state::paused) return {};
+    return fail(errc::timeout, name());
+  }
   auto outcome = wait_for_worker(gen, *deadline,
                                  [](std::uint32_t ctrl) { return state_of(ctrl) != worker_state::pausing; });
   if (!outcome) return fail(outcome.error());

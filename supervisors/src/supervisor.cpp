@@ -703,6 +703,18 @@ void tree_base::pause_walk(supervisor_base& sup, time_point deadline, pause_repo
   }
 }
 
+void tree_base::request_pause_walk(supervisor_base& sup) noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use || !s.active) continue;
+    if (s.spec.supervisor != nullptr) {
+      request_pause_walk(*s.spec.supervisor);
+    } else {
+      static_cast<void>(s.spec.worker_slot->pause(duration::zero()));  // request only
+    }
+  }
+}
+
 result<void> tree_base::pause(duration timeout, pause_report* report) noexcept {
   return pause(m_root, timeout, report);
 }
@@ -718,6 +730,7 @@ result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_repo
   pause_report& out = report != nullptr ? *report : local;
   out = pause_report{};
   bool any = false;
+  request_pause_walk(sub);  // every worker is asked first, so they park in parallel
   pause_walk(sub, saturating_add(*start, timeout), out, any);
   if (out.count != 0) return fail(errc::timeout, out.not_parked[0], static_cast<std::int32_t>(out.count));
   emit(tree_event_kind::subtree_paused, sub, nullptr, {}, now_or_zero() - *start);

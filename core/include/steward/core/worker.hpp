@@ -139,7 +139,8 @@ class worker {
   // `after` successful starts of any worker, `count` starts fail with `code` and change nothing.
   static void inject_start_failures(std::uint32_t after, std::uint32_t count, errc code) noexcept;
 
-  // Requests a pause and waits until the worker is parked at a safe point.
+  // Requests a pause and waits until the worker is parked at a safe point. A zero timeout only
+  // posts the request (so many workers can be asked at once and then waited for).
   // Returns: ok once parked; timeout (naming the worker) if not parked by then - the request
   // stays pending and the worker parks at its next safe point unless resume() cancels it;
   // already_paused; not_running; stopping (stop requested before or during the wait);

@@ -261,6 +261,7 @@ class tree_base {
   result<void> start_child(supervisor_base& sup, slot& s, time_point now) noexcept;
   std::size_t stop_supervisor(supervisor_base& sup, time_point now, const char** first_hung) noexcept;
   bool stop_child(supervisor_base& sup, slot& s, time_point now, const char** first_hung) noexcept;
+  void request_pause_walk(supervisor_base& sup) noexcept;
   void pause_walk(supervisor_base& sup, time_point deadline, pause_report& report, bool& any) noexcept;
   void resume_walk(supervisor_base& sup) noexcept;
   bool contains(const supervisor_base& sup) const noexcept;
