@@ -453,3 +453,17 @@ TEST_CASE("worker: control calls from the worker on itself never deadlock" * doc
   REQUIRE(report);
   CHECK(report->reason == exit_reason::stopped);
 }
+
+TEST_CASE("worker: a zero-timeout pause only posts the request" * doctest::timeout(60)) {
+  spin_state st;
+  st.hold = true;
+  auto w = make_worker(spinning(&st));
+  REQUIRE(w->start());
+  REQUIRE(eventually([&] { return st.body_ran.load(); }));
+  CHECK(code_of(w->pause(steward::duration::zero())) == code(errc::timeout));
+  CHECK(w->state() == worker_state::pausing);  // posted, not yet parked
+  st.hold = false;
+  REQUIRE(eventually([&] { return w->state() == worker_state::paused; }));
+  CHECK(code_of(w->pause(steward::duration::zero())) == code(errc::already_paused));
+  CHECK(w->stop(k_ack));
+}
