@@ -73,7 +73,8 @@ void run_steward_round(bool& fell_back, int loops) {
   }
   fell_back = started->thread.rt_fell_back;
   while (!steward::is_terminal(g_ticker.state())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  for (int i = 0; i < g_recorded.load(); ++i) g_steward_us.push_back(static_cast<double>(g_lateness_ns[i]) / 1000.0);
+  for (int i = 0; i < g_recorded.load(); ++i)
+    g_steward_us.push_back(static_cast<double>(g_lateness_ns[i]) / 1000.0);
 }
 
 constexpr int k_histogram_us = 20000;
@@ -148,8 +149,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--rounds") == 0) g_rounds = std::max(1, v);
   }
   const auto locked = steward::platform::lock_memory();
-  std::printf("wake-up lateness, period %d us, %d loops in %d alternating rounds, SCHED_FIFO %d, mlockall %s\n\n",
-              g_period_us, g_loops, g_rounds, g_priority, locked ? "on" : "refused");
+  std::printf(
+      "wake-up lateness, period %d us, %d loops in %d alternating rounds, SCHED_FIFO %d, mlockall %s\n\n",
+      g_period_us, g_loops, g_rounds, g_priority, locked ? "on" : "refused");
   bool fell_back = false;
   bool have_cyclictest = true;
   const int per_round = std::max(1, g_loops / g_rounds);
@@ -162,7 +164,9 @@ int main(int argc, char** argv) {
   const auto theirs = cyclictest_distribution();
   std::printf("| %-44s | %7s | %8s | %8s | %8s | %9s |\n", "implementation", "samples", "min us", "p50 us",
               "p99 us", "max us");
-  std::printf("|----------------------------------------------|---------|----------|----------|----------|-----------|\n");
+  std::printf(
+      "|----------------------------------------------|---------|----------|----------|----------|-----------"
+      "|\n");
   if (have_cyclictest) print("cyclictest -m -t 1 (baseline)", theirs);
   print(fell_back ? "steward periodic worker (FIFO refused: OTHER)" : "steward periodic worker", ours);
   if (!have_cyclictest) {

@@ -30,7 +30,9 @@ namespace {
 using clk = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-std::int64_t now_ns() { return clk::now().time_since_epoch().count(); }
+std::int64_t now_ns() {
+  return clk::now().time_since_epoch().count();
+}
 
 struct stats {
   double median_us{0}, p99_us{0};
@@ -49,7 +51,8 @@ void row(const char* what, const char* who, stats s, stats base) {
 }
 
 long futex(std::atomic<std::uint32_t>& w, int op, std::uint32_t v) {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), op | FUTEX_PRIVATE_FLAG, v, nullptr, nullptr, 0);
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), op | FUTEX_PRIVATE_FLAG, v, nullptr,
+                 nullptr, 0);
 }
 
 // ------------------------------------------------------------------ restart latency
@@ -61,7 +64,8 @@ steward::notifier g_crash_note;
 
 steward::result<void> crasher_body(steward::worker_context& ctx) {
   g_entered_at.store(now_ns());
-  STEWARD_TRY(ctx.wait_until(g_crash_note, [] { return g_crash.load() != 0; }, steward::never));
+  STEWARD_TRY(ctx.wait_until(
+      g_crash_note, [] { return g_crash.load() != 0; }, steward::never));
   g_crash = 0;
   g_failed_at.store(now_ns());
   return steward::fail(steward::errc::worker_failed, "bench");
@@ -267,17 +271,20 @@ int main(int argc, char** argv) {
   }
   const int restarts = quick ? 300 : 2000;
   std::printf("supervision tree benchmarks (%u CPUs)\n\n", std::thread::hardware_concurrency());
-  std::printf("| %-22s | %-50s | %10s | %10s | %7s |\n", "benchmark", "implementation", "median us", "p99 us", "ratio");
+  std::printf("| %-22s | %-50s | %10s | %10s | %7s |\n", "benchmark", "implementation", "median us", "p99 us",
+              "ratio");
   std::printf("|---|---|---|---|---|\n");
   const auto ours = summarize(steward_restarts(restarts));
   const auto fresh = summarize(thread_per_restart(restarts));
   const auto handoff = summarize(two_handoffs(restarts));
   row("restart latency", "join + new std::thread (baseline)", fresh, fresh);
   row("restart latency", "two futex hand-offs, parked threads", handoff, fresh);
-  row("restart latency", "steward one_for_one (runner, reused thread)", ours, fresh);
+  row("restart latency", "steward one_for_one (decided on the failing thread)", ours, fresh);
   const auto storm = summarize(steward_restarts(quick ? 2000 : 10000));
   row("restart storm", "steward, 10,000 restarts back to back", storm, fresh);
-  std::printf("(Erlang/OTP 25 on this machine kind, ANCHORS.md: 5.0 us (p99 19 us) per restart, 76 us (p99 334 us) in a storm)\n");
+  std::printf(
+      "(Erlang/OTP 25 on this machine kind, ANCHORS.md: 5.0 us (p99 19 us) per restart, 76 us (p99 334 us) "
+      "in a storm)\n");
 
   for (std::size_t n : {std::size_t{8}, std::size_t{64}, std::size_t{256}}) {
     const int rounds = quick ? 2 : 5;
@@ -292,10 +299,12 @@ int main(int argc, char** argv) {
     row(label, "steward tree.stop() (reverse, one by one)", tree.stop, base.stop);
   }
 
-  std::printf("\nmemory per slot (bytes): child slot %zu, worker without stack %zu (static_worker<S, C> adds S "
-              "and C x %zu), supervisor<N> %zu + N x %zu\n",
-              sizeof(steward::detail::child_slot), sizeof(steward::static_worker<16384, 1>) - 16384 - sizeof(steward::cleanup_entry),
-              sizeof(steward::cleanup_entry), sizeof(steward::supervisor<1>) - sizeof(steward::detail::child_slot),
-              sizeof(steward::detail::child_slot));
+  std::printf(
+      "\nmemory per slot (bytes): child slot %zu, worker without stack %zu (static_worker<S, C> adds S "
+      "and C x %zu), supervisor<N> %zu + N x %zu\n",
+      sizeof(steward::detail::child_slot),
+      sizeof(steward::static_worker<16384, 1>) - 16384 - sizeof(steward::cleanup_entry),
+      sizeof(steward::cleanup_entry), sizeof(steward::supervisor<1>) - sizeof(steward::detail::child_slot),
+      sizeof(steward::detail::child_slot));
   return 0;
 }

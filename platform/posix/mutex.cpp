@@ -2,6 +2,7 @@
 // refused (ENOTSUP on a libc without PI), it falls back to a default mutex and reports that.
 #include <pthread.h>
 
+#include <cerrno>
 #include <new>
 
 #include "steward/core/contract.hpp"
@@ -39,6 +40,12 @@ mutex::~mutex() {
 
 void mutex::lock() noexcept {
   STEWARD_REQUIRE(k_module, 120, pthread_mutex_lock(native(m_storage)) == 0);
+}
+
+bool mutex::try_lock() noexcept {
+  const int rc = pthread_mutex_trylock(native(m_storage));
+  STEWARD_REQUIRE(k_module, 125, rc == 0 || rc == EBUSY);
+  return rc == 0;
 }
 
 void mutex::unlock() noexcept {

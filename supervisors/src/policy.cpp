@@ -44,6 +44,16 @@ bool intensity_window::add(time_point now) noexcept {
   return m_count <= m_intensity;
 }
 
+bool intensity_window::allows(time_point now) const noexcept {
+  constexpr std::size_t k_ring = k_max_intensity + 1;
+  const time_point threshold = now - m_period;
+  std::size_t recent = 0;
+  for (std::size_t i = 0; i < m_count; ++i) {
+    if (m_ring[(m_head + i) % k_ring] >= threshold) ++recent;
+  }
+  return recent + 1 <= m_intensity;
+}
+
 duration backoff_delay(const backoff_policy& policy, std::uint32_t consecutive, xorshift32& rng) noexcept {
   if (policy.base <= duration::zero()) return duration::zero();
   const auto cap = policy.cap > policy.base ? policy.cap : policy.base;

@@ -263,6 +263,7 @@ result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point no
   cfg.body = s.spec.body;
   cfg.thread = s.spec.thread;
   cfg.on_exit = &tree_base::on_worker_exit;
+  cfg.decide_restart = &tree_base::decide_restart_in_place;
   cfg.on_exit_user = &s;
   cfg.prefault_stack = s.spec.prefault_stack;
   cfg.destroy_timeout = s.spec.shutdown;
@@ -454,8 +455,53 @@ result<void> tree_base::stop() noexcept {
 
 // ---------------------------------------------------------------- exits and policy
 
+// The fast path (NOTE-2): a one_for_one restart with no backoff, decided on the failing worker's
+// own thread, which then runs the next incarnation without waking anyone. Anything else - a busy
+// tree, a group restart, a backoff, a pause, an intensity limit - goes to the runner.
+bool tree_base::decide_restart_in_place(void* user, const exit_report& report) noexcept {
+  auto* s = static_cast<slot*>(user);
+  supervisor_base& sup = *s->owner;
+  tree_base& tree = *sup.m_tree;
+  if (!tree.m_op.try_lock()) return false;  // never wait here: the runner may be stopping us
+  const tree_base* previous = t_tree_op;
+  t_tree_op = &tree;
+  bool restart = false;
+  const bool abnormal = is_failure(report.reason);
+  const auto type = s->spec.restart;
+  const auto now = now_or_zero();
+  if (tree.state() == tree_state::running && sup.m_running && !sup.m_paused &&
+      sup.m_config.restart_strategy == strategy::one_for_one &&
+      sup.m_config.backoff.base <= duration::zero() && s->active && !s->quarantined &&
+      s->generation == report.generation && s->stopped_by_us != report.generation &&
+      (type == restart_type::permanent || (type == restart_type::transient && abnormal)) &&
+      sup.m_window.allows(now)) {
+    static_cast<void>(sup.m_window.add(now));
+    std::uint32_t next = report.generation + 1;
+    if (next == 0) next = 1;
+    {
+      platform::lock_guard lock(tree.m_state);
+      s->handled = report.generation;
+      s->has_exited = true;
+      s->last_reason = report.reason;
+      s->last_error = report.err;
+      s->generation = next;
+      ++s->restarts;
+      s->started_at = s->state_since = now;
+    }
+    s->restarted_in_place.store(report.generation, std::memory_order_relaxed);
+    tree.emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, s, report.err,
+              {}, report.reason);
+    tree.emit(tree_event_kind::child_restarted, sup, s);
+    restart = true;
+  }
+  t_tree_op = previous;
+  tree.m_op.unlock();
+  return restart;
+}
+
 void tree_base::on_worker_exit(void* user, const char*, const exit_report& report) noexcept {
   auto* s = static_cast<slot*>(user);
+  if (s->restarted_in_place.load(std::memory_order_relaxed) == report.generation) return;  // handled
   s->exit_seen.store(report.generation, std::memory_order_release);
   s->owner->m_tree->post_event();
 }
@@ -886,6 +932,11 @@ result<std::size_t> tree_base::snapshot(child_snapshot* out, std::size_t capacit
 
 }  // namespace steward
 
+// NOTE-2: the fast path's consistency. It holds m_op (taken with try_lock, so it can never
+// deadlock with a thread that holds m_op and stops this worker). Every stop the tree makes also
+// holds m_op, so none can slip in while the decision is made; one that comes right after finds
+// the worker between incarnations, sets its stop flag, and the worker then declines the restart
+// and ends (its slot is being stopped anyway). Workers in a tree are controlled through the tree.
 // NOTE-1: why two locks. A tree operation waits for children (a stop up to its deadline, a
 // pause acknowledgement); if snapshot() and the exit path shared that lock, a worker whose
 // cleanup asks for a snapshot would wait for the very thread that is stopping it (bug class 17).

@@ -15,10 +15,11 @@ namespace {
 constexpr worker_state k_states[] = {worker_state::idle,    worker_state::starting, worker_state::running,
                                      worker_state::pausing, worker_state::paused,   worker_state::stopping,
                                      worker_state::stopped, worker_state::failed};
-constexpr lifecycle_event k_events[] = {
-    lifecycle_event::start,         lifecycle_event::entered,      lifecycle_event::pause_request,
-    lifecycle_event::parked,        lifecycle_event::resume,       lifecycle_event::stop_request,
-    lifecycle_event::body_returned, lifecycle_event::exited_clean, lifecycle_event::exited_failed};
+constexpr lifecycle_event k_events[] = {lifecycle_event::start,         lifecycle_event::entered,
+                                        lifecycle_event::pause_request, lifecycle_event::parked,
+                                        lifecycle_event::resume,        lifecycle_event::stop_request,
+                                        lifecycle_event::body_returned, lifecycle_event::exited_clean,
+                                        lifecycle_event::exited_failed, lifecycle_event::restart_in_place};
 
 std::string render_row(const steward::lifecycle_transition& row) {
   return std::string("| ") + to_string(row.from) + " | " + to_string(row.event) + " | " + row.guard_action +

@@ -763,3 +763,56 @@ TEST_CASE("sup: a worker stopping its own tree or ancestor gets would_deadlock" 
   CHECK(tree->state() == tree_state::running);
   REQUIRE(tree->stop());
 }
+
+namespace {
+struct thread_probe_log {
+  kit* k{nullptr};
+  std::atomic<int> restarted_on_child_thread{0};
+  std::atomic<int> restarted_elsewhere{0};
+  static void hook(void* user, const steward::tree_event& e) noexcept {
+    auto* log = static_cast<thread_probe_log*>(user);
+    if (e.kind != tree_event_kind::child_restarted) return;
+    if (log->k->workers[0]->is_current_thread()) {
+      log->restarted_on_child_thread.fetch_add(1);
+    } else {
+      log->restarted_elsewhere.fetch_add(1);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("sup: a one_for_one restart without backoff runs on the failing worker's own thread" *
+          doctest::timeout(60)) {
+  tree_fixture f(strategy::one_for_one, 16);
+  thread_probe_log log;
+  log.k = &f.k;
+  f.tree->set_event_hook(&thread_probe_log::hook, &log);
+  f.add(0);
+  REQUIRE(f.tree->start());
+  for (int n = 1; n <= 5; ++n) {  // the runner may hold the tree lock at a given instant: retry
+    REQUIRE(eventually([&] { return f.k.starts(0) == n && running(f.k, 0); }));
+    f.k.command(0, return_error);
+    REQUIRE(eventually([&] { return log.restarted_on_child_thread + log.restarted_elsewhere == n; }));
+  }
+  CHECK(log.restarted_on_child_thread.load() >= 1);
+  REQUIRE(f.tree->stop());
+  CHECK(f.k.ctl[0].releases == f.k.starts(0));
+}
+
+TEST_CASE("sup: a restart with backoff is made by the runner, not the failing thread" *
+          doctest::timeout(60)) {
+  tree_fixture f(strategy::one_for_one, 16);
+  steward::supervisor_config cfg = f.root.config();
+  cfg.backoff.base = std::chrono::milliseconds(1);
+  REQUIRE(f.root.configure(cfg));
+  thread_probe_log log;
+  log.k = &f.k;
+  f.tree->set_event_hook(&thread_probe_log::hook, &log);
+  f.add(0);
+  REQUIRE(f.tree->start());
+  REQUIRE(eventually([&] { return running(f.k, 0); }));
+  f.k.command(0, return_error);
+  REQUIRE(eventually([&] { return log.restarted_elsewhere.load() == 1; }));
+  CHECK(log.restarted_on_child_thread.load() == 0);
+  REQUIRE(f.tree->stop());
+}

@@ -20,15 +20,16 @@ enum class worker_state : std::uint8_t {
 };
 
 enum class lifecycle_event : std::uint8_t {
-  start,          // controller: start() or a restart
-  entered,        // worker thread reached its entry point
-  pause_request,  // controller: pause()
-  parked,         // worker reached a safe point and parked
-  resume,         // controller: resume()
-  stop_request,   // controller: stop()
-  body_returned,  // worker: the body returned (any way)
-  exited_clean,   // worker: cleanup done, exit clean
-  exited_failed,  // worker: cleanup done, exit failed
+  start,             // controller: start() or a restart
+  entered,           // worker thread reached its entry point
+  pause_request,     // controller: pause()
+  parked,            // worker reached a safe point and parked
+  resume,            // controller: resume()
+  stop_request,      // controller: stop()
+  body_returned,     // worker: the body returned (any way)
+  exited_clean,      // worker: cleanup done, exit clean
+  exited_failed,     // worker: cleanup done, exit failed
+  restart_in_place,  // worker: its restart decider asked for the next incarnation at once
 };
 
 struct lifecycle_transition {
@@ -62,6 +63,7 @@ inline constexpr lifecycle_transition lifecycle_table[] = {
   {worker_state::stopping, lifecycle_event::body_returned, worker_state::stopping, "/ run cleanup"},
   {worker_state::stopping, lifecycle_event::exited_clean,  worker_state::stopped,  "/ publish exit report"},
   {worker_state::stopping, lifecycle_event::exited_failed, worker_state::failed,   "/ publish exit report, call exit hook"},
+  {worker_state::stopping, lifecycle_event::restart_in_place, worker_state::starting, "[no stop requested] / new generation, empty cleanup stack, same thread"},
   {worker_state::idle,     lifecycle_event::stop_request,  worker_state::idle,     "/ no-op"},
   {worker_state::stopped,  lifecycle_event::stop_request,  worker_state::stopped,  "/ no-op, returns the last exit report"},
   {worker_state::failed,   lifecycle_event::stop_request,  worker_state::failed,   "/ no-op, returns the last exit report"},
@@ -122,6 +124,8 @@ inline constexpr std::size_t lifecycle_table_size = sizeof(lifecycle_table) / si
       return "exited_clean";
     case lifecycle_event::exited_failed:
       return "exited_failed";
+    case lifecycle_event::restart_in_place:
+      return "restart_in_place";
   }
   return "?";
 }

@@ -17,7 +17,7 @@ namespace steward {
 // Readable from any thread while the worker runs; no allocation.
 struct periodic_stats {
   std::atomic<std::uint64_t> ticks{0};
-  std::atomic<std::uint64_t> overruns{0};  // whole periods skipped because a tick ran too long
+  std::atomic<std::uint64_t> overruns{0};           // whole periods skipped because a tick ran too long
   std::atomic<std::int64_t> latest_lateness_ns{0};  // wake-up time minus deadline, last tick
   std::atomic<std::int64_t> worst_lateness_ns{0};
 };

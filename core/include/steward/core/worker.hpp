@@ -76,12 +76,18 @@ struct exit_report {
 // Must not block for long, allocate, or call control functions on the same worker.
 using exit_hook = void (*)(void* user, const char* worker_name, const exit_report& report) noexcept;
 
+// Asked on the worker's thread after its cleanup, before the exit hook: true makes the same
+// thread run the next incarnation at once (a restart without any hand-off), unless a stop was
+// requested meanwhile. Supervisors install it; it must not block.
+using restart_decider = bool (*)(void* user, const exit_report& report) noexcept;
+
 struct worker_config {
   const char* name{"worker"};  // static text; also the thread's name (15 chars reach the OS)
   worker_body body{};          // required
   platform::thread_options thread{};
   exit_hook on_exit{nullptr};
   void* on_exit_user{nullptr};
+  restart_decider decide_restart{nullptr};  // uses on_exit_user too
   // Touch every page of the stack before the thread first runs on it, so that (with
   // platform::lock_memory()) the worker never page-faults on its stack.
   bool prefault_stack{false};
@@ -211,6 +217,7 @@ class worker {
   void retire_thread_locked() noexcept;
   void prefault_stack() noexcept;
   void end_park_accounting() noexcept;
+  bool try_restart_in_place() noexcept;
   void run() noexcept;
   bool enter() noexcept;
   void run_body(worker_context& ctx, exit_report& report) noexcept;

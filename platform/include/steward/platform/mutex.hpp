@@ -17,6 +17,8 @@ class mutex {
   mutex& operator=(const mutex&) = delete;
 
   void lock() noexcept;
+  // Returns: true if the lock was taken; false at once if another thread holds it.
+  [[nodiscard]] bool try_lock() noexcept;
   void unlock() noexcept;
   // Returns: true if this mutex has priority inheritance.
   [[nodiscard]] bool priority_inheritance() const noexcept { return m_priority_inheritance; }

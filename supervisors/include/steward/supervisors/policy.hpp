@@ -57,6 +57,8 @@ class intensity_window {
   // `period` ago still counts, as in OTP). Returns: true if the restart is allowed, false if
   // it makes more than `intensity` restarts in the period (the supervisor must give up).
   bool add(time_point now) noexcept;
+  // Whether add(now) would allow the restart, without recording it.
+  [[nodiscard]] bool allows(time_point now) const noexcept;
   void clear() noexcept { m_count = 0; }
   [[nodiscard]] std::size_t count() const noexcept { return m_count; }
   [[nodiscard]] std::uint32_t intensity() const noexcept { return m_intensity; }

@@ -130,7 +130,8 @@ struct child_slot {
   std::uint32_t handled{0};        // the last incarnation whose exit was handled
   exit_reason last_reason{exit_reason::returned};
   error last_error{};
-  std::atomic<std::uint32_t> exit_seen{0};  // set by the worker's exit hook (lock-free)
+  std::atomic<std::uint32_t> exit_seen{0};           // set by the worker's exit hook (lock-free)
+  std::atomic<std::uint32_t> restarted_in_place{0};  // an incarnation restarted on its own thread
 };
 }  // namespace detail
 
@@ -242,6 +243,7 @@ class tree_base {
 
   // Runner and event intake.
   static void on_worker_exit(void* user, const char* name, const exit_report& report) noexcept;
+  static bool decide_restart_in_place(void* user, const exit_report& report) noexcept;
   result<void> runner_body(worker_context& ctx) noexcept;
   void post_event() noexcept;
   void process_locked(time_point now) noexcept;
