@@ -820,9 +820,15 @@ result<void> tree_base::resume(supervisor_base& sub) noexcept {
 
 // ---------------------------------------------------------------- management calls
 
-result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) noexcept {
+// The checks every management call makes before it takes the operation lock.
+result<void> tree_base::check_management(const supervisor_base& sup, const char* id) const noexcept {
   if (!contains(sup)) return fail(errc::invalid_handle, sup.name());
   if (called_from_tree()) return fail(errc::would_deadlock, id);
+  return {};
+}
+
+result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) noexcept {
+  STEWARD_TRY(check_management(sup, id));
   op_guard op(m_op, this);
   slot* s = find(sup, id);
   if (s == nullptr) return fail(errc::invalid_argument, id);
@@ -837,8 +843,7 @@ result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) no
 }
 
 result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noexcept {
-  if (!contains(sup)) return fail(errc::invalid_handle, sup.name());
-  if (called_from_tree()) return fail(errc::would_deadlock, id);
+  STEWARD_TRY(check_management(sup, id));
   op_guard op(m_op, this);
   slot* s = find(sup, id);
   if (s == nullptr) return fail(errc::invalid_argument, id);
@@ -849,12 +854,12 @@ result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noex
 }
 
 result<void> tree_base::delete_child(supervisor_base& sup, const char* id) noexcept {
-  if (!contains(sup)) return fail(errc::invalid_handle, sup.name());
-  if (called_from_tree()) return fail(errc::would_deadlock, id);
+  STEWARD_TRY(check_management(sup, id));
   op_guard op(m_op, this);
   slot* s = find(sup, id);
   if (s == nullptr) return fail(errc::invalid_argument, id);
-  if (s->active || s->quarantined) return fail(errc::already_running, id);
+  if (s->quarantined) return fail(errc::stopping, id);
+  if (s->active) return fail(errc::already_running, id);
   platform::lock_guard lock(m_state);
   s->in_use = false;
   s->restart_pending = false;

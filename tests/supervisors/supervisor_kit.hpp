@@ -125,6 +125,14 @@ struct event_log {
 
 using test_tree = steward::supervision_tree<k_stack>;
 
+// A child spec for a nested supervisor.
+inline steward::child_spec supervisor_child(const char* id, steward::supervisor_base& sup) {
+  steward::child_spec s;
+  s.id = id;
+  s.supervisor = &sup;
+  return s;
+}
+
 // A root supervisor with up to 8 scripted worker children.
 struct tree_fixture {
   kit k;

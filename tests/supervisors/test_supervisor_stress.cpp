@@ -24,10 +24,7 @@ struct two_level {
   two_level() {
     REQUIRE(acq.add_child(k.spec(0)));
     REQUIRE(acq.add_child(k.spec(1)));
-    steward::child_spec sub;
-    sub.id = "acq";
-    sub.supervisor = &acq;
-    REQUIRE(root.add_child(sub));
+    REQUIRE(root.add_child(supervisor_child("acq", acq)));
     REQUIRE(root.add_child(k.spec(2)));
     REQUIRE(root.add_child(k.spec(3, restart_type::transient)));
     tree = std::make_unique<test_tree>(root);

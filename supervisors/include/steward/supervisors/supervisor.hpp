@@ -216,7 +216,8 @@ class tree_base {
   // OTP's management calls, on a supervisor of this tree, by child id.
   // terminate: stop and keep the spec (not restarted); restart: start a terminated child;
   // delete: remove a terminated child's spec. Returns: ok; invalid_argument (unknown id);
-  // invalid_handle (foreign supervisor); already_running; not_running; stopping (quarantined).
+  // invalid_handle (foreign supervisor); already_running; not_running; stopping (quarantined);
+  // would_deadlock from a thread of this tree.
   result<void> terminate_child(supervisor_base& sup, const char* id) noexcept;
   result<void> restart_child(supervisor_base& sup, const char* id) noexcept;
   result<void> delete_child(supervisor_base& sup, const char* id) noexcept;
@@ -270,6 +271,7 @@ class tree_base {
   bool called_from_tree() const noexcept;
   bool called_from_tree(const supervisor_base& sup) const noexcept;
   slot* find(supervisor_base& sup, const char* id) noexcept;
+  result<void> check_management(const supervisor_base& sup, const char* id) const noexcept;
   void emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err = {},
             duration delay = {}, exit_reason reason = exit_reason::returned) noexcept;
   void wait_for_stragglers(supervisor_base& sup) noexcept;
