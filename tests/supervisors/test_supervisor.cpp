@@ -795,3 +795,56 @@ TEST_CASE("sup: a restart with backoff is made by the runner, not the failing th
   CHECK(log.restarted_on_child_thread.load() == 0);
   REQUIRE(f.tree->stop());
 }
+
+// ------------------------------------------------------------------ the matrix
+
+TEST_CASE("sup matrix: strategy x restart type x exit reason" * doctest::timeout(180)) {
+  const strategy strategies[] = {strategy::one_for_one, strategy::one_for_all, strategy::rest_for_one};
+  const restart_type types[] = {restart_type::permanent, restart_type::transient, restart_type::temporary};
+  enum class way { normal, error, exception, stop };
+  const way ways[] = {way::normal, way::error,
+#if STEWARD_USING_EXCEPTIONS
+                      way::exception,
+#endif
+                      way::stop};
+  for (auto strat : strategies) {
+    for (auto type : types) {
+      for (auto how : ways) {
+        CAPTURE(static_cast<int>(strat));
+        CAPTURE(static_cast<int>(type));
+        CAPTURE(static_cast<int>(how));
+        tree_fixture f(strat, 16);
+        f.add(0);
+        f.add(1, type);
+        f.add(2);
+        REQUIRE(f.tree->start());
+        REQUIRE(eventually([&] { return running(f.k, 0) && running(f.k, 1) && running(f.k, 2); }));
+        const bool abnormal = how == way::error || how == way::exception;
+        bool restarted = false;
+        if (how == way::stop) {
+          REQUIRE(f.tree->terminate_child(f.root, "c1"));  // a stop by the supervisor is never restarted
+        } else {
+          f.k.command(1, how == way::normal ? return_ok : how == way::error ? return_error : throw_up);
+          restarted = type == restart_type::permanent || (type == restart_type::transient && abnormal);
+          if (restarted) {
+            REQUIRE(eventually([&] { return f.k.starts(1) == 2; }));
+          } else {
+            REQUIRE(eventually([&] {
+              return f.events.count(tree_event_kind::child_exited) + f.events.count(tree_event_kind::child_failed) >= 1;
+            }));
+          }
+        }
+        // Which siblings went with it: the strategy's scope, only when the child is restarted.
+        const bool c0_too = restarted && strat == strategy::one_for_all;
+        const bool c2_too = restarted && strat != strategy::one_for_one;
+        if (c0_too) REQUIRE(eventually([&] { return f.k.starts(0) == 2; }));
+        if (c2_too) REQUIRE(eventually([&] { return f.k.starts(2) == 2; }));
+        REQUIRE(f.tree->stop());
+        CHECK(f.k.starts(0) == (c0_too ? 2 : 1));
+        CHECK(f.k.starts(1) == (restarted ? 2 : 1));
+        CHECK(f.k.starts(2) == (c2_too ? 2 : 1));
+        for (int i = 0; i < 3; ++i) CHECK(f.k.ctl[i].releases == f.k.starts(i));
+      }
+    }
+  }
+}
