@@ -499,12 +499,14 @@ void worker::run() noexcept {
     report.reason = exit_reason::cleanup_failed;
     report.err = error{errc::cleanup_failed, report.cleanup.failed, m_config.name};
   }
-  const bool again =
-      m_config.decide_restart != nullptr && m_config.decide_restart(m_config.on_exit_user, report);
+  const bool again = m_config.decide_restart != nullptr && restart_in_place(report);
   if (m_config.on_exit != nullptr) m_config.on_exit(m_config.on_exit_user, m_config.name, report);
   m_last_exit = report;
   t_current_worker = nullptr;
-  if (again && try_restart_in_place()) return;  // thread_entry runs the next incarnation now
+  if (again) {
+    wake_controllers();  // wait_started() callers of the new incarnation
+    return;              // thread_entry runs the next incarnation now
+  }
   // Publishing the terminal state is this incarnation's last use of the slot.
   transition_self(is_failure(report.reason) ? lifecycle_event::exited_failed : lifecycle_event::exited_clean);
 }
@@ -528,20 +530,22 @@ void worker::end_park_accounting() noexcept {
   if (since != 0) m_parked_total_ns.fetch_add(now_ns() - since, std::memory_order_relaxed);
 }
 
-bool worker::try_restart_in_place() noexcept {
+bool worker::restart_in_place(const exit_report& report) noexcept {
   // Between incarnations the worker may take its controllers' lock: a controller never waits
-  // for the worker while holding it, so this is bounded (and priority-inheriting).
+  // for the worker while holding it, so this is bounded (and priority-inheriting). Holding it
+  // across the decision and the new generation makes the two one step for every controller.
   platform::lock_guard lock(m_mutex);
   const std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
   if (stop_flag_of(ctrl)) return false;  // a stop won: end as usual
   const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::restart_in_place);
   if (row == nullptr) return false;
+  if (!m_config.decide_restart(m_config.on_exit_user, report, restart_phase::decide)) return false;
   std::uint32_t new_gen = m_generation.load(std::memory_order_relaxed) + 1;
   if (new_gen == 0) new_gen = 1;
   m_cleanup.reset(new_gen);
   m_generation.store(new_gen, std::memory_order_release);
   m_ctrl.store(encode(row->to, false), std::memory_order_seq_cst);
-  wake_controllers();
+  m_config.decide_restart(m_config.on_exit_user, report, restart_phase::committed);
   return true;
 }
 

@@ -146,10 +146,12 @@ void tree_base::wait_for_stragglers(supervisor_base& sup) noexcept {
   }
 }
 
-void tree_base::set_event_hook(tree_event_hook hook, void* user) noexcept {
+result<void> tree_base::set_event_hook(tree_event_hook hook, void* user) noexcept {
+  if (called_from_tree()) return fail(errc::would_deadlock, m_root.name());
   op_guard op(m_op, this);
   m_hook = hook;
   m_hook_user = user;
+  return {};
 }
 
 error tree_base::failure() const noexcept {
@@ -274,16 +276,19 @@ result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point no
     emit(tree_event_kind::start_failed, sup, &s, started.error());
     return fail(error{started.error().code, started.error().value, s.spec.id});
   }
+  {
+    platform::lock_guard lock(m_state);
+    s.generation = started->handle.generation();
+  }
   // One child after another, as OTP: the next starts once this one has entered its body.
   auto entered = s.spec.worker_slot->wait_started(s.spec.shutdown);
   if (!entered) {
-    static_cast<void>(s.spec.worker_slot->stop(s.spec.shutdown));
+    if (!stop_child(sup, s, now, nullptr)) return fail(errc::hung, s.spec.id);  // quarantined
     emit(tree_event_kind::start_failed, sup, &s, entered.error());
     return fail(error{entered.error().code, entered.error().value, s.spec.id});
   }
   {
     platform::lock_guard lock(m_state);
-    s.generation = started->handle.generation();
     s.active = true;
     s.restart_pending = false;
     s.started_at = s.state_since = now;
@@ -303,7 +308,7 @@ result<void> tree_base::start_supervisor(supervisor_base& sup, time_point now) n
   }
   for (std::size_t i = 0; i < sup.m_count; ++i) {
     slot& s = sup.m_slots[i];
-    if (!s.in_use || s.quarantined) continue;
+    if (!s.in_use || still_hung(s)) continue;
     auto started = start_child(sup, s, now);
     if (!started) {  // OTP: stop those already started, in reverse, and report the failing child
       for (std::size_t j = i; j-- > 0;) {
@@ -395,8 +400,11 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
     s.stopped_by_us = s.generation;
   }
   if (!s.active && is_terminal(w.state())) return true;
-  auto stopped = w.stop(s.spec.shutdown);
-  if (!stopped && stopped.error() == errc::timeout) {
+  for (int attempt = 0; attempt < 3; ++attempt) {  // stale: it moved to a newer incarnation
+    auto stopped = w.stop(s.spec.shutdown);
+    if (stopped || stopped.error() != errc::stale_handle) break;
+  }
+  if (!is_terminal(w.state())) {  // missed its deadline: quarantine, never tear down
     {
       platform::lock_guard lock(m_state);
       s.quarantined = true;
@@ -415,17 +423,32 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
   return true;
 }
 
+// A quarantined worker that has finished since is released from quarantine: its slot is usable.
+bool tree_base::still_hung(slot& s) noexcept {
+  if (!s.quarantined) return false;
+  if (s.spec.worker_slot != nullptr && !is_terminal(s.spec.worker_slot->state())) return true;
+  platform::lock_guard lock(m_state);
+  s.quarantined = false;
+  return false;
+}
+
 std::size_t tree_base::stop_supervisor(supervisor_base& sup, time_point now,
                                        const char** first_hung) noexcept {
   std::size_t hung = 0;
   for (std::size_t i = sup.m_count; i-- > 0;) {  // reverse start order
     slot& s = sup.m_slots[i];
     if (!s.in_use) continue;
+    if (s.quarantined) {
+      if (still_hung(s)) {
+        ++hung;
+        if (first_hung != nullptr && *first_hung == nullptr) *first_hung = s.spec.id;
+      }
+      continue;
+    }
     const bool live = s.active ||
                       (s.spec.worker_slot != nullptr && !is_terminal(s.spec.worker_slot->state())) ||
                       (s.spec.supervisor != nullptr && s.spec.supervisor->m_running);
-    if (live && !s.quarantined) stop_child(sup, s, now, first_hung);
-    if (s.quarantined) ++hung;
+    if (live && !stop_child(sup, s, now, first_hung)) ++hung;
   }
   platform::lock_guard lock(m_state);
   sup.m_running = false;
@@ -457,16 +480,24 @@ result<void> tree_base::stop() noexcept {
 
 // The fast path (NOTE-2): a one_for_one restart with no backoff, decided on the failing worker's
 // own thread, which then runs the next incarnation without waking anyone. Anything else - a busy
-// tree, a group restart, a backoff, a pause, an intensity limit - goes to the runner.
-bool tree_base::decide_restart_in_place(void* user, const exit_report& report) noexcept {
+// tree, a group restart, a backoff, a pause, an intensity limit - goes to the runner. The tree's
+// operation lock is taken in the decide phase (try_lock: never waiting, so it cannot deadlock
+// with a thread that holds it and stops this worker) and held until the committed phase, when
+// the worker's generation has advanced: no tree operation can see the step half done.
+bool tree_base::decide_restart_in_place(void* user, const exit_report& report, restart_phase phase) noexcept {
   auto* s = static_cast<slot*>(user);
   supervisor_base& sup = *s->owner;
   tree_base& tree = *sup.m_tree;
-  if (!tree.m_op.try_lock()) return false;  // never wait here: the runner may be stopping us
-  const tree_base* previous = t_tree_op;
-  t_tree_op = &tree;
-  bool restart = false;
   const bool abnormal = is_failure(report.reason);
+  if (phase == restart_phase::committed) {  // the worker runs generation s->generation now
+    tree.emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, s, report.err,
+              {}, report.reason);
+    tree.emit(tree_event_kind::child_restarted, sup, s);
+    t_tree_op = nullptr;
+    tree.m_op.unlock();
+    return true;
+  }
+  if (!tree.m_op.try_lock()) return false;
   const auto type = s->spec.restart;
   const auto now = now_or_zero();
   if (tree.state() == tree_state::running && sup.m_running && !sup.m_paused &&
@@ -489,14 +520,11 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report) n
       s->started_at = s->state_since = now;
     }
     s->restarted_in_place.store(report.generation, std::memory_order_relaxed);
-    tree.emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, s, report.err,
-              {}, report.reason);
-    tree.emit(tree_event_kind::child_restarted, sup, s);
-    restart = true;
+    t_tree_op = &tree;  // hooks called in the committed phase see a tree operation in progress
+    return true;        // m_op stays locked until the committed phase
   }
-  t_tree_op = previous;
   tree.m_op.unlock();
-  return restart;
+  return false;
 }
 
 void tree_base::on_worker_exit(void* user, const char*, const exit_report& report) noexcept {
@@ -545,14 +573,18 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
     }
     const std::uint32_t gen = s.exit_seen.load(std::memory_order_acquire);
     if (gen == 0 || gen != s.generation || gen == s.handled || !s.active) continue;
+    if (s.stopped_by_us == gen) continue;
+    // The worker has left its body; collect its report (it publishes the terminal state last).
+    auto report = s.spec.worker_slot->handle().stop(s.spec.shutdown);
+    if (!report) {
+      if (report.error() == errc::stale_handle) continue;  // a newer incarnation: stale (INV-6)
+      post_event();  // its exit path is slow (a preempted hook): look again, do not lose it
+      return;
+    }
     {
       platform::lock_guard lock(m_state);
       s.handled = gen;
     }
-    if (s.stopped_by_us == gen) continue;
-    // The worker has left its body; collect its report (it publishes the terminal state last).
-    auto report = s.spec.worker_slot->handle().stop(s.spec.shutdown);
-    if (!report) continue;  // a newer incarnation exists: a stale event (INV-6)
     handle_exit(sup, s, *report, now);
     post_event();  // the tree may have changed under us: look again from the top
     return;
@@ -767,7 +799,7 @@ result<void> tree_base::pause(duration timeout, pause_report* report) noexcept {
 
 result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_report* report) noexcept {
   if (!contains(sub)) return fail(errc::invalid_handle, sub.name());
-  if (t_tree_op == this || called_from_tree(sub)) return fail(errc::would_deadlock, sub.name());
+  if (called_from_tree()) return fail(errc::would_deadlock, sub.name());
   const auto start = platform::monotonic_now();
   if (!start) return fail(start.error());
   op_guard op(m_op, this);
@@ -807,7 +839,7 @@ result<void> tree_base::resume() noexcept {
 
 result<void> tree_base::resume(supervisor_base& sub) noexcept {
   if (!contains(sub)) return fail(errc::invalid_handle, sub.name());
-  if (t_tree_op == this) return fail(errc::would_deadlock, sub.name());
+  if (called_from_tree()) return fail(errc::would_deadlock, sub.name());
   {
     op_guard op(m_op, this);
     if (state() != tree_state::running) return fail(errc::not_running, sub.name());
@@ -832,7 +864,7 @@ result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) no
   op_guard op(m_op, this);
   slot* s = find(sup, id);
   if (s == nullptr) return fail(errc::invalid_argument, id);
-  if (s->quarantined) return fail(errc::stopping, id);
+  if (still_hung(*s)) return fail(errc::stopping, id);
   if (!s->active) {
     platform::lock_guard lock(m_state);
     s->restart_pending = false;
@@ -847,7 +879,7 @@ result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noex
   op_guard op(m_op, this);
   slot* s = find(sup, id);
   if (s == nullptr) return fail(errc::invalid_argument, id);
-  if (s->quarantined) return fail(errc::stopping, id);
+  if (still_hung(*s)) return fail(errc::stopping, id);
   if (s->active) return fail(errc::already_running, id);
   if (state() != tree_state::running || !sup.m_running) return fail(errc::not_running, id);
   return start_child(sup, *s, now_or_zero());
@@ -858,7 +890,7 @@ result<void> tree_base::delete_child(supervisor_base& sup, const char* id) noexc
   op_guard op(m_op, this);
   slot* s = find(sup, id);
   if (s == nullptr) return fail(errc::invalid_argument, id);
-  if (s->quarantined) return fail(errc::stopping, id);
+  if (still_hung(*s)) return fail(errc::stopping, id);
   if (s->active) return fail(errc::already_running, id);
   platform::lock_guard lock(m_state);
   s->in_use = false;
@@ -937,11 +969,11 @@ result<std::size_t> tree_base::snapshot(child_snapshot* out, std::size_t capacit
 
 }  // namespace steward
 
-// NOTE-2: the fast path's consistency. It holds m_op (taken with try_lock, so it can never
-// deadlock with a thread that holds m_op and stops this worker). Every stop the tree makes also
-// holds m_op, so none can slip in while the decision is made; one that comes right after finds
-// the worker between incarnations, sets its stop flag, and the worker then declines the restart
-// and ends (its slot is being stopped anyway). Workers in a tree are controlled through the tree.
+// NOTE-2: the fast path's consistency. The worker holds its own controller lock from before the
+// decision until its generation has advanced, and the tree holds m_op (taken with try_lock, so it
+// never waits) over the same span. Every tree operation holds m_op, and every worker control call
+// takes the worker's lock, so none can see the slot or the worker half way. Workers in a tree are
+// controlled through the tree.
 // NOTE-1: why two locks. A tree operation waits for children (a stop up to its deadline, a
 // pause acknowledgement); if snapshot() and the exit path shared that lock, a worker whose
 // cleanup asks for a snapshot would wait for the very thread that is stopping it (bug class 17).

@@ -802,11 +802,14 @@ TEST_CASE("sup matrix: strategy x restart type x exit reason" * doctest::timeout
   const strategy strategies[] = {strategy::one_for_one, strategy::one_for_all, strategy::rest_for_one};
   const restart_type types[] = {restart_type::permanent, restart_type::transient, restart_type::temporary};
   enum class way { normal, error, exception, stop };
-  const way ways[] = {way::normal, way::error,
+  const way ways[] = {
+    way::normal,
+    way::error,
 #if STEWARD_USING_EXCEPTIONS
-                      way::exception,
+    way::exception,
 #endif
-                      way::stop};
+    way::stop
+  };
   for (auto strat : strategies) {
     for (auto type : types) {
       for (auto how : ways) {
@@ -830,7 +833,9 @@ TEST_CASE("sup matrix: strategy x restart type x exit reason" * doctest::timeout
             REQUIRE(eventually([&] { return f.k.starts(1) == 2; }));
           } else {
             REQUIRE(eventually([&] {
-              return f.events.count(tree_event_kind::child_exited) + f.events.count(tree_event_kind::child_failed) >= 1;
+              return f.events.count(tree_event_kind::child_exited) +
+                         f.events.count(tree_event_kind::child_failed) >=
+                     1;
             }));
           }
         }
@@ -847,4 +852,24 @@ TEST_CASE("sup matrix: strategy x restart type x exit reason" * doctest::timeout
       }
     }
   }
+}
+
+TEST_CASE("sup: a quarantined child that finishes later frees its slot and stops counting as hung" *
+          doctest::timeout(60)) {
+  tree_fixture f(strategy::one_for_one);
+  f.add(0);
+  auto stubborn = f.k.spec(1);
+  stubborn.shutdown = std::chrono::milliseconds(20);
+  REQUIRE(f.root.add_child(stubborn));
+  REQUIRE(f.tree->start());
+  REQUIRE(eventually([&] { return running(f.k, 1); }));
+  f.k.command(1, hang);
+  REQUIRE(eventually([&] { return f.k.ctl[1].cmd.load() == run; }));
+  CHECK(code_of(f.tree->terminate_child(f.root, "c1")) == code(errc::timeout));  // quarantined
+  CHECK(code_of(f.tree->restart_child(f.root, "c1")) == code(errc::stopping));
+  f.k.ctl[1].hang_release = true;
+  REQUIRE(eventually([&] { return steward::is_terminal(f.k.workers[1]->state()); }));
+  REQUIRE(f.tree->restart_child(f.root, "c1"));  // the slot is usable again
+  REQUIRE(eventually([&] { return f.k.starts(1) == 2; }));
+  CHECK(f.tree->stop());  // no stale hang is reported
 }

@@ -146,3 +146,42 @@ TEST_CASE("no heap: supervisor restarts, pauses, management and snapshots alloca
   CHECK(scope.all_threads() == 0);
   CHECK(failures == 0);
 }
+
+// Regression (found in review): a restart in place racing tree.stop() or tree.pause() must never
+// leave a worker running behind a stop or a pause that reported success.
+TEST_CASE("sup stress: stop and pause never miss a worker that restarts in place" * doctest::timeout(180)) {
+  static std::atomic<bool> hold{false};
+  kit k;
+  steward::supervisor<1> root({"root", strategy::one_for_one, 16, std::chrono::nanoseconds(1)});
+  auto spec = k.spec(0);
+  spec.body =
+      [](steward::worker_context& ctx) -> steward::result<void> {  // returns at once, restarts forever
+    while (hold.load()) STEWARD_TRY(ctx.sleep_for(std::chrono::microseconds(50)));
+    return {};
+  };
+  REQUIRE(root.add_child(spec));
+  auto tree = std::make_unique<test_tree>(root);
+  int missed_stop = 0;
+  int missed_pause = 0;
+  for (int i = 0; i < 1500; ++i) {
+    REQUIRE(tree->start());
+    std::this_thread::sleep_for(std::chrono::microseconds(i % 50));
+    if (i % 2 == 1) {
+      hold = true;
+      if (tree->pause(k_ack)) {
+        const auto st = k.workers[0]->state();
+        if (st != worker_state::paused && !steward::is_terminal(st) && st != worker_state::stopping)
+          ++missed_pause;
+      }
+      static_cast<void>(tree->resume());
+      hold = false;
+    }
+    static_cast<void>(tree->stop());
+    if (!steward::is_terminal(k.workers[0]->state())) {
+      ++missed_stop;
+      static_cast<void>(k.workers[0]->stop(k_ack));
+    }
+  }
+  CHECK(missed_stop == 0);
+  CHECK(missed_pause == 0);
+}

@@ -76,10 +76,13 @@ struct exit_report {
 // Must not block for long, allocate, or call control functions on the same worker.
 using exit_hook = void (*)(void* user, const char* worker_name, const exit_report& report) noexcept;
 
-// Asked on the worker's thread after its cleanup, before the exit hook: true makes the same
-// thread run the next incarnation at once (a restart without any hand-off), unless a stop was
-// requested meanwhile. Supervisors install it; it must not block.
-using restart_decider = bool (*)(void* user, const exit_report& report) noexcept;
+// Asked on the worker's thread after its cleanup, while the worker holds its controller lock
+// and no stop is pending (so no controller can act in between). In phase `decide`, returning
+// true makes the same thread run the next incarnation at once - a restart without any hand-off;
+// the generation then advances and the decider is called again in phase `committed`, still
+// under the lock, with the new generation. Supervisors install it; it must never block.
+enum class restart_phase : std::uint8_t { decide, committed };
+using restart_decider = bool (*)(void* user, const exit_report& report, restart_phase phase) noexcept;
 
 struct worker_config {
   const char* name{"worker"};  // static text; also the thread's name (15 chars reach the OS)
@@ -217,7 +220,7 @@ class worker {
   void retire_thread_locked() noexcept;
   void prefault_stack() noexcept;
   void end_park_accounting() noexcept;
-  bool try_restart_in_place() noexcept;
+  bool restart_in_place(const exit_report& report) noexcept;
   void run() noexcept;
   bool enter() noexcept;
   void run_body(worker_context& ctx, exit_report& report) noexcept;

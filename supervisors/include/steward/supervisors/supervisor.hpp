@@ -190,7 +190,8 @@ class tree_base {
   tree_base(const tree_base&) = delete;
   tree_base& operator=(const tree_base&) = delete;
 
-  void set_event_hook(tree_event_hook hook, void* user) noexcept;
+  // Returns: ok; would_deadlock from a thread of this tree.
+  result<void> set_event_hook(tree_event_hook hook, void* user) noexcept;
 
   // Validates every spec of the tree as a whole, then starts the runner and the children in
   // order, depth first. If a child fails to start, those already started are stopped in reverse.
@@ -244,7 +245,7 @@ class tree_base {
 
   // Runner and event intake.
   static void on_worker_exit(void* user, const char* name, const exit_report& report) noexcept;
-  static bool decide_restart_in_place(void* user, const exit_report& report) noexcept;
+  static bool decide_restart_in_place(void* user, const exit_report& report, restart_phase phase) noexcept;
   result<void> runner_body(worker_context& ctx) noexcept;
   void post_event() noexcept;
   void process_locked(time_point now) noexcept;
@@ -275,6 +276,7 @@ class tree_base {
   void emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err = {},
             duration delay = {}, exit_reason reason = exit_reason::returned) noexcept;
   void wait_for_stragglers(supervisor_base& sup) noexcept;
+  bool still_hung(slot& s) noexcept;
   std::size_t snapshot_walk(const supervisor_base& sup, const char* prefix, child_snapshot* out,
                             std::size_t capacity, std::size_t at, time_point now) const noexcept;
   duration shutdown_budget(const slot& s) const noexcept;
