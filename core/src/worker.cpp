@@ -227,6 +227,20 @@ void worker::prefault_stack() noexcept {
   if (m_stack_size > 0) bytes[m_stack_size - 1] = 0;
 }
 
+void worker::request_stop_async() noexcept {
+  // No lock (a signal may have interrupted its holder): a CAS on the current incarnation only.
+  std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
+  for (;;) {
+    const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::stop_request);
+    if (row == nullptr || is_terminal(row->to)) return;
+    const std::uint32_t next = encode(row->to, true);
+    if (next == ctrl) return;
+    if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
+  }
+  wake_worker();
+  wake_controllers();
+}
+
 result<void> worker::check_generation_locked(std::uint32_t gen) const noexcept {
   if (gen == 0) return fail(errc::invalid_handle, name());
   if (gen != m_generation.load(std::memory_order_relaxed)) return fail(errc::stale_handle, name());

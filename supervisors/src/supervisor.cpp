@@ -539,12 +539,21 @@ void tree_base::post_event() noexcept {
   m_events_ready.notify_all();
 }
 
+void tree_base::request_stop_async() noexcept {
+  m_stop_requested.store(true, std::memory_order_seq_cst);
+  m_runner.poke_async();
+}
+
 result<void> tree_base::runner_body(worker_context& ctx) noexcept {
   for (;;) {
     const std::uint32_t seen = m_events.load(std::memory_order_acquire);
     time_point due = never;
     {
       op_guard op(m_op, this);
+      if (m_stop_requested.exchange(false) && state() == tree_state::running) {  // from a signal
+        stop_supervisor(m_root, now_or_zero(), nullptr);
+        m_state_value.store(tree_state::stopped, std::memory_order_release);
+      }
       if (state() == tree_state::running) {
         const auto now = now_or_zero();
         process_locked(now);
@@ -552,7 +561,12 @@ result<void> tree_base::runner_body(worker_context& ctx) noexcept {
       }
     }
     auto waited = ctx.wait_until(
-        m_events_ready, [this, seen] { return m_events.load(std::memory_order_acquire) != seen; }, due);
+        m_events_ready,
+        [this, seen] {
+          return m_events.load(std::memory_order_acquire) != seen ||
+                 m_stop_requested.load(std::memory_order_acquire);
+        },
+        due);
     if (!waited && waited.error() == errc::stop_requested) return waited;
   }
 }

@@ -170,6 +170,13 @@ class worker {
   // worker's own thread. Idle, stopped and failed workers return at once.
   result<exit_report> stop(duration timeout) noexcept;
 
+  // Async-signal-safe stop request (INV-19): marks the current incarnation for stopping and wakes
+  // it - atomics, a futex wake and an eventfd write, nothing else - and returns at once. Call
+  // stop() from an ordinary thread to wait for the exit. A no-op when nothing runs.
+  void request_stop_async() noexcept;
+  // Async-signal-safe: makes the worker re-evaluate the condition of the wait it is in.
+  void poke_async() noexcept { wake_worker(); }
+
   [[nodiscard]] worker_state state() const noexcept;
   [[nodiscard]] std::uint32_t generation() const noexcept;
   // A handle to the current incarnation (null if never started).

@@ -205,6 +205,11 @@ class tree_base {
   // (value = how many hung; they are quarantined, never torn down); would_deadlock.
   result<void> stop() noexcept;
 
+  // Async-signal-safe (INV-19): asks the runner to stop the whole tree, in reverse order as
+  // stop() does, and returns at once (atomics and a futex wake only). Call stop() afterwards from
+  // an ordinary thread to wait for it and collect the result.
+  void request_stop_async() noexcept;
+
   // Pauses every worker below `sub` (the whole tree by default) and returns once each has
   // parked, or timeout (subject = first not parked, value = how many) with `report` listing
   // them. Restarts that fall due while paused wait for resume. Returns also invalid_handle if
@@ -287,6 +292,7 @@ class tree_base {
   mutable platform::mutex m_state;  // guards slot data read by snapshot(); never held across waits
   notifier m_events_ready;
   std::atomic<std::uint32_t> m_events{0};
+  std::atomic<bool> m_stop_requested{false};  // set from a signal handler
   std::atomic<tree_state> m_state_value{tree_state::idle};
   tree_event_hook m_hook{nullptr};
   void* m_hook_user{nullptr};
