@@ -404,7 +404,8 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
     auto stopped = w.stop(s.spec.shutdown);
     if (stopped || stopped.error() != errc::stale_handle) break;
   }
-  if (!is_terminal(w.state())) {  // missed its deadline: quarantine, never tear down
+  if (!is_terminal(w.state())) {                          // missed its deadline: quarantine, never tear down
+    const auto hung_for = now_or_zero() - s.state_since;  // time in its last known state
     {
       platform::lock_guard lock(m_state);
       s.quarantined = true;
@@ -413,7 +414,7 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
     }
     if (first_hung != nullptr && *first_hung == nullptr) *first_hung = s.spec.id;
     emit(tree_event_kind::child_hung, sup, &s,
-         error{errc::hung, static_cast<std::int32_t>(w.state()), s.spec.id});
+         error{errc::hung, static_cast<std::int32_t>(w.state()), s.spec.id}, hung_for);
     return false;
   }
   platform::lock_guard lock(m_state);

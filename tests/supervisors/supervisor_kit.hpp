@@ -92,6 +92,8 @@ struct event_log {
   std::atomic<int> len{0};
   std::atomic<int> child[4096]{};  // the child's number for "cN" ids, else -1
   std::atomic<long long> last_delay_ns{0};
+  std::atomic<int> hung_state{-1};
+  std::atomic<long long> hung_for_ns{-1};
   static void hook(void* user, const steward::tree_event& e) noexcept {
     auto* log = static_cast<event_log*>(user);
     const int at = log->len.load();
@@ -101,6 +103,10 @@ struct event_log {
     }
     log->len.store(at + 1);  // hooks run one at a time (under the tree's operation lock)
     if (e.kind == steward::tree_event_kind::backoff_scheduled) log->last_delay_ns = e.delay.count();
+    if (e.kind == steward::tree_event_kind::child_hung) {
+      log->hung_state = e.err.value;
+      log->hung_for_ns = e.delay.count();
+    }
   }
   int count(steward::tree_event_kind k) const {
     int n = 0;

@@ -413,6 +413,8 @@ TEST_CASE("sup: a child that misses its shutdown deadline is reported hung and q
   CHECK(f.k.ctl[0].releases == 1);  // the others were still stopped
   CHECK(f.k.ctl[2].releases == 1);
   CHECK(f.events.count(tree_event_kind::child_hung) == 1);
+  CHECK(f.events.hung_state == static_cast<int>(worker_state::stopping));  // what it is stuck in
+  CHECK(f.events.hung_for_ns.load() >= std::chrono::nanoseconds(std::chrono::milliseconds(20)).count());
   steward::child_snapshot snap[4];
   auto n = f.tree->snapshot(snap, 4);
   REQUIRE(n);

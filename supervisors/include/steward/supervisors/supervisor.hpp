@@ -59,7 +59,8 @@ enum class tree_event_kind : std::uint8_t {
   start_failed,        // a (re)start returned an error (err)
   intensity_exceeded,  // the supervisor gives up
   escalated,           // the supervisor failed; its parent applies its strategy
-  child_hung,          // missed its shutdown deadline; the slot is quarantined
+  child_hung,          // missed its shutdown deadline; the slot is quarantined (err.value = the
+                       // worker_state it is stuck in, delay = time in its last known state)
   subtree_paused,      // every worker below parked (delay = time to acknowledge)
   subtree_resumed,
   auto_shutdown,  // significant children ended; the supervisor shut down
