@@ -18,6 +18,7 @@
 #include <cstring>
 #include <thread>
 
+#include "steward/core/rate_limiter.hpp"
 #include "steward/core/worker.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/supervisors/supervisor.hpp"
@@ -132,7 +133,16 @@ steward::supervisor<2> g_acquisition;
 steward::supervisor<2> g_root;
 steward::supervision_tree<> g_tree(g_root);
 
+// A crash loop must not flood the log: at most 20 event lines per second (INV-17).
+steward::rate_limiter g_event_log_limit(20, 1s);
+
 void on_tree_event(void*, const steward::tree_event& e) noexcept {
+  auto now = steward::platform::monotonic_now();
+  const auto verdict = g_event_log_limit.check(now ? *now : steward::time_point{});
+  if (!verdict.allowed) return;
+  if (verdict.suppressed_before > 0) {
+    std::printf("[%8.2f ms] (%u events not shown)\n", ms_since_start(), verdict.suppressed_before);
+  }
   switch (e.kind) {
     case steward::tree_event_kind::child_started:
     case steward::tree_event_kind::subtree_resumed:
