@@ -1,7 +1,8 @@
 // The worker protocol (see docs/architecture.md, "How a request reaches a worker"):
 //  - m_ctrl holds the lifecycle state (plus a stop flag). Controllers change it under m_mutex,
 //    so a generation check and the change are one step; the worker changes it with CAS only and
-//    never takes m_mutex. Every change goes through lifecycle_next(), the shared table.
+//    takes m_mutex only between incarnations (restart in place). Every change goes through
+//    lifecycle_next(), the shared table.
 //  - A controller that changed m_ctrl bumps m_wake and wakes it: the worker parks only on m_wake
 //    and always reads m_wake before m_ctrl, so a request landing between its check and its
 //    sleep makes the sleep return at once (no lost wake-up, INV-5).

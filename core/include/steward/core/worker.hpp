@@ -252,7 +252,9 @@ class worker {
   unsigned char* m_stack;
   std::size_t m_stack_size;
   cleanup_stack_base& m_cleanup;
-  mutable platform::mutex m_mutex;  // serialises controllers (start, requests, retire); never the worker
+  // Serialises controllers (start, requests, retire). The worker takes it only between
+  // incarnations, to restart in place; never while its body runs.
+  mutable platform::mutex m_mutex;
   platform::thread_handle m_thread;
   platform::thread_report m_thread_report{};
   bool m_thread_outdated{false};  // configure() changed name or scheduling
