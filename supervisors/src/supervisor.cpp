@@ -874,12 +874,20 @@ result<void> tree_base::check_management(const supervisor_base& sup, const char*
   return {};
 }
 
-result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) noexcept {
-  STEWARD_TRY(check_management(sup, id));
-  op_guard op(m_op, this);
+// Under m_op: the named child, unless it is unknown or still hung (quarantined).
+result<tree_base::slot*> tree_base::find_managed(supervisor_base& sup, const char* id) noexcept {
   slot* s = find(sup, id);
   if (s == nullptr) return fail(errc::invalid_argument, id);
   if (still_hung(*s)) return fail(errc::stopping, id);
+  return s;
+}
+
+result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) noexcept {
+  STEWARD_TRY(check_management(sup, id));
+  op_guard op(m_op, this);
+  auto found = find_managed(sup, id);
+  if (!found) return fail(found.error());
+  slot* s = *found;
   if (!s->active) {
     platform::lock_guard lock(m_state);
     s->restart_pending = false;
@@ -892,9 +900,9 @@ result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) no
 result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noexcept {
   STEWARD_TRY(check_management(sup, id));
   op_guard op(m_op, this);
-  slot* s = find(sup, id);
-  if (s == nullptr) return fail(errc::invalid_argument, id);
-  if (still_hung(*s)) return fail(errc::stopping, id);
+  auto found = find_managed(sup, id);
+  if (!found) return fail(found.error());
+  slot* s = *found;
   if (s->active) return fail(errc::already_running, id);
   if (state() != tree_state::running || !sup.m_running) return fail(errc::not_running, id);
   return start_child(sup, *s, now_or_zero());
@@ -903,9 +911,9 @@ result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noex
 result<void> tree_base::delete_child(supervisor_base& sup, const char* id) noexcept {
   STEWARD_TRY(check_management(sup, id));
   op_guard op(m_op, this);
-  slot* s = find(sup, id);
-  if (s == nullptr) return fail(errc::invalid_argument, id);
-  if (still_hung(*s)) return fail(errc::stopping, id);
+  auto found = find_managed(sup, id);
+  if (!found) return fail(found.error());
+  slot* s = *found;
   if (s->active) return fail(errc::already_running, id);
   platform::lock_guard lock(m_state);
   s->in_use = false;

@@ -279,6 +279,7 @@ class tree_base {
   bool called_from_tree(const supervisor_base& sup) const noexcept;
   slot* find(supervisor_base& sup, const char* id) noexcept;
   result<void> check_management(const supervisor_base& sup, const char* id) const noexcept;
+  result<slot*> find_managed(supervisor_base& sup, const char* id) noexcept;
   void emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err = {},
             duration delay = {}, exit_reason reason = exit_reason::returned) noexcept;
   void wait_for_stragglers(supervisor_base& sup) noexcept;
