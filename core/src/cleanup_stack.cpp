@@ -54,10 +54,15 @@ cleanup_summary cleanup_stack_base::unwind() noexcept {
   while (m_top > 0) {
     cleanup_entry& entry = m_entries[--m_top];
     if (!entry.live) continue;
+    // Move the action out and free its slot before running it: an action that registers a new
+    // one (defer() during unwinding) then takes the slot above, which this loop runs next
+    // (newest first), instead of overwriting the action that is running.
+    auto action = entry.action;
     entry.live = false;
+    entry.action = {};
     --m_live;
     ++summary.released;
-    if (!entry.action()) ++summary.failed;
+    if (!action()) ++summary.failed;
   }
   return summary;
 }

@@ -1,8 +1,10 @@
 // The worker protocol (see docs/architecture.md, "How a request reaches a worker"):
-//  - m_ctrl holds the lifecycle state (plus a stop flag). Controllers change it under m_mutex,
-//    so a generation check and the change are one step; the worker changes it with CAS only and
-//    takes m_mutex only between incarnations (restart in place). Every change goes through
-//    lifecycle_next(), the shared table.
+//  - m_ctrl holds the lifecycle state plus a stop flag and an initialised flag (NOTE-4).
+//    Controllers change it under m_mutex, so a generation check and the change are one step;
+//    the worker and request_stop_async() change it with CAS only, never with a plain store over
+//    a word someone else may have changed. The worker takes m_mutex only between incarnations
+//    (to publish its report and to restart in place), never while its body runs and never
+//    across a user callback. Every change goes through lifecycle_next(), the shared table.
 //  - A controller that changed m_ctrl bumps m_wake and wakes it: the worker parks only on m_wake
 //    and always reads m_wake before m_ctrl, so a request landing between its check and its
 //    sleep makes the sleep return at once (no lost wake-up, INV-5).
@@ -29,17 +31,26 @@ namespace steward {
 namespace {
 
 constexpr const char* k_module = "core.worker";
-constexpr std::uint32_t k_state_mask = 0xFFU;
-constexpr std::uint32_t k_stop_flag = 0x100U;
+constexpr std::uint32_t k_ctrl_state_mask = 0xFFU;
+constexpr std::uint32_t k_ctrl_stop = 0x100U;
+constexpr std::uint32_t k_ctrl_initialised = 0x200U;
 
-constexpr std::uint32_t encode(worker_state s, bool stop_flag) noexcept {
-  return static_cast<std::uint32_t>(s) | (stop_flag ? k_stop_flag : 0U);
-}
 constexpr worker_state state_of(std::uint32_t ctrl) noexcept {
-  return static_cast<worker_state>(ctrl & k_state_mask);
+  return static_cast<worker_state>(ctrl & k_ctrl_state_mask);
 }
 constexpr bool stop_flag_of(std::uint32_t ctrl) noexcept {
-  return (ctrl & k_stop_flag) != 0;
+  return (ctrl & k_ctrl_stop) != 0;
+}
+constexpr bool initialised_of(std::uint32_t ctrl) noexcept {
+  return (ctrl & k_ctrl_initialised) != 0;
+}
+// The word for state `s` with ctrl's flags kept (both flags belong to the incarnation).
+constexpr std::uint32_t with_state(std::uint32_t ctrl, worker_state s) noexcept {
+  return (ctrl & ~k_ctrl_state_mask) | static_cast<std::uint32_t>(s);
+}
+// A fresh incarnation's word: no flags.
+constexpr std::uint32_t fresh(worker_state s) noexcept {
+  return static_cast<std::uint32_t>(s);
 }
 
 // Rounds of spinning before a control handshake sleeps in the kernel (a few microseconds):
@@ -51,6 +62,23 @@ thread_local worker* t_current_worker = nullptr;
 std::atomic<std::uint32_t> g_start_fail_after{0};
 std::atomic<std::uint32_t> g_start_fail_count{0};
 std::atomic<errc> g_start_fail_code{errc::platform_error};
+
+// What a pause that cannot (or can no longer) be acknowledged reports, from the word seen.
+errc pause_refusal(std::uint32_t ctrl) noexcept {
+  switch (state_of(ctrl)) {
+    case worker_state::paused:
+      return errc::already_paused;
+    case worker_state::starting:
+    case worker_state::running:  // the pending pause was cancelled by resume()
+      return errc::cancelled;
+    case worker_state::stopping:  // a stop was requested, or the body returned by itself
+    case worker_state::stopped:
+    case worker_state::failed:
+      return stop_flag_of(ctrl) ? errc::stopping : errc::exited;
+    default:
+      return errc::not_running;
+  }
+}
 
 // Returns the injected failure for this start, if one is armed.
 bool take_injected_start_failure(errc& code) noexcept {
@@ -93,12 +121,15 @@ const char* to_string(exit_reason r) noexcept {
 
 worker::worker(unsigned char* stack, std::size_t stack_size, cleanup_stack_base& cleanup,
                const worker_config& config) noexcept
-    : m_ctrl(encode(worker_state::idle, false)),
+    : m_ctrl(fresh(worker_state::idle)),
       m_config(config),
       m_name(config.name),
       m_stack(stack),
       m_stack_size(stack_size),
-      m_cleanup(cleanup) {}
+      m_cleanup(cleanup) {
+  static_assert(k_ctrl_state_mask == k_state_mask && k_ctrl_stop == k_stop_flag &&
+                k_ctrl_initialised == k_initialised_flag);
+}
 
 worker::~worker() {
   // Owners call shutdown() first; this catches a derived class that forgot to.
@@ -147,11 +178,11 @@ bool worker::is_current_thread() const noexcept {
 }
 
 result<exit_report> worker::last_exit() const noexcept {
-  platform::lock_guard lock(m_mutex);
+  platform::lock_guard lock(m_mutex);  // never held by the worker across a callback
   const auto s = state();
   if (s == worker_state::idle) return fail(errc::not_running, name());
   if (!is_terminal(s)) return fail(errc::already_running, name());
-  return m_last_exit;  // the worker wrote it before publishing the terminal state
+  return m_last_exit;
 }
 
 // ---------------------------------------------------------------- controller side
@@ -180,6 +211,15 @@ void worker::inject_start_failures(std::uint32_t after, std::uint32_t count, err
   g_start_fail_count.store(count);
 }
 
+// A generation number is never handed out twice, even when the start that drew it failed: a
+// handle read during a failed start can never become valid for a later incarnation (no ABA).
+std::uint32_t worker::issue_generation_locked() noexcept {
+  std::uint32_t next = m_issued_generation + 1;
+  if (next == 0) next = 1;  // 0 is the null handle's generation
+  m_issued_generation = next;
+  return next;
+}
+
 result<start_info> worker::start() noexcept {
   if (is_current_thread()) return fail(errc::would_deadlock, name());
   if (errc injected{}; take_injected_start_failure(injected)) return fail(injected, name());
@@ -197,11 +237,14 @@ result<start_info> worker::start() noexcept {
   STEWARD_TRY(m_waker.open());
 
   const std::uint32_t old_gen = m_generation.load(std::memory_order_relaxed);
-  std::uint32_t new_gen = old_gen + 1;
-  if (new_gen == 0) new_gen = 1;  // 0 is the null handle's generation
+  const std::uint32_t new_gen = issue_generation_locked();
   m_cleanup.reset(new_gen);
-  m_generation.store(new_gen, std::memory_order_release);
-  m_ctrl.store(encode(row->to, false), std::memory_order_seq_cst);
+  // The generation before the word: a reader that sees the new word sees the new generation
+  // (worker_handle::state() relies on this order).
+  m_generation.store(new_gen, std::memory_order_seq_cst);
+  // Terminal states take no request (request_stop_async() is a no-op there), so nothing else
+  // can have changed the word since `before`: a plain store loses nothing.
+  m_ctrl.store(fresh(row->to), std::memory_order_seq_cst);
 
   if (m_thread.joinable()) {  // the idle thread takes the new incarnation
     wake_worker();
@@ -210,10 +253,10 @@ result<start_info> worker::start() noexcept {
   if (m_config.prefault_stack) prefault_stack();
   const platform::thread_params params{m_config.name, m_stack, m_stack_size, m_config.thread};
   auto created = platform::create_thread(m_thread, params, &worker::thread_entry, this);
-  if (!created) {  // roll back: nothing changed
+  if (!created) {  // roll back: nothing changed (the drawn generation stays burned)
     m_cleanup.reset(old_gen);
-    m_generation.store(old_gen, std::memory_order_release);
     m_ctrl.store(before, std::memory_order_seq_cst);
+    m_generation.store(old_gen, std::memory_order_seq_cst);
     return fail(created.error());
   }
   m_thread_report = *created;
@@ -234,7 +277,7 @@ void worker::request_stop_async() noexcept {
   for (;;) {
     const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::stop_request);
     if (row == nullptr || is_terminal(row->to)) return;
-    const std::uint32_t next = encode(row->to, true);
+    const std::uint32_t next = with_state(ctrl, row->to) | k_ctrl_stop;
     if (next == ctrl) return;
     if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
   }
@@ -242,9 +285,14 @@ void worker::request_stop_async() noexcept {
   wake_controllers();
 }
 
-result<void> worker::check_generation_locked(std::uint32_t gen) const noexcept {
-  if (gen == 0) return fail(errc::invalid_handle, name());
-  if (gen != m_generation.load(std::memory_order_relaxed)) return fail(errc::stale_handle, name());
+result<void> worker::check_generation_locked(std::uint32_t& gen) const noexcept {
+  const std::uint32_t current = m_generation.load(std::memory_order_relaxed);
+  if (gen == k_current_generation) {
+    if (current == 0) return fail(errc::not_running, name());
+    gen = current;
+    return {};
+  }
+  if (gen != current) return fail(errc::stale_handle, name());
   return {};
 }
 
@@ -265,7 +313,7 @@ result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_poi
   result<wait_outcome> outcome = fail(errc::timeout, name());
   for (;;) {
     const std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
-    if (m_generation.load(std::memory_order_acquire) != gen) {
+    if (m_generation.load(std::memory_order_seq_cst) != gen) {
       outcome = wait_outcome{true, ctrl};
       break;
     }
@@ -276,7 +324,9 @@ result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_poi
     if (platform::spin_then_park(m_ctrl, ctrl, deadline, k_handshake_spins) ==
         platform::park_status::timed_out) {
       const std::uint32_t last = m_ctrl.load(std::memory_order_seq_cst);
-      if (m_generation.load(std::memory_order_acquire) == gen && done(last)) {
+      if (m_generation.load(std::memory_order_seq_cst) != gen) {
+        outcome = wait_outcome{true, last};
+      } else if (done(last)) {
         outcome = wait_outcome{false, last};
       }
       break;
@@ -287,75 +337,80 @@ result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_poi
 }
 
 result<void> worker::pause(duration timeout) noexcept {
-  const auto gen = generation();
-  if (gen == 0) return fail(errc::not_running, name());
-  return pause_generation(gen, timeout);
+  return pause_generation(k_current_generation, timeout, true);
+}
+result<void> worker::wait_paused(duration timeout) noexcept {
+  return pause_generation(k_current_generation, timeout, false);
 }
 result<void> worker::resume() noexcept {
-  const auto gen = generation();
-  if (gen == 0) return fail(errc::not_running, name());
-  return resume_generation(gen);
+  return resume_generation(k_current_generation);
 }
 result<exit_report> worker::stop(duration timeout) noexcept {
-  const auto gen = generation();
-  if (gen == 0) {  // never started: nothing to stop
-    if (is_current_thread()) return fail(errc::would_deadlock, name());
-    return exit_report{};
-  }
-  return stop_generation(gen, timeout);
+  return stop_generation(k_current_generation, timeout);
 }
 
-result<worker_state> worker::wait_started(duration timeout) noexcept {
+result<void> worker::wait_initialised(duration timeout) noexcept {
   if (is_current_thread()) return fail(errc::would_deadlock, name());
-  const auto gen = generation();
-  if (gen == 0) return fail(errc::not_running, name());
   const auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
+  std::uint32_t gen = k_current_generation;
+  {
+    platform::lock_guard lock(m_mutex);
+    STEWARD_TRY(check_generation_locked(gen));
+  }
   auto outcome = wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) {
-    const auto s = state_of(ctrl);
-    return s != worker_state::starting && s != worker_state::pausing;
+    return initialised_of(ctrl) || state_of(ctrl) == worker_state::stopping || is_terminal(state_of(ctrl));
   });
   if (!outcome) return fail(outcome.error());
-  return state_of(outcome->ctrl);
+  if (outcome->ended) return fail(errc::exited, name());  // restarted in place: it ran and ended
+  if (initialised_of(outcome->ctrl)) return {};
+  return fail(stop_flag_of(outcome->ctrl) ? errc::stopping : errc::exited, name());
 }
 
-result<void> worker::pause_generation(std::uint32_t gen, duration timeout) noexcept {
+result<void> worker::pause_generation(std::uint32_t gen, duration timeout, bool post) noexcept {
   if (is_current_thread()) return fail(errc::would_deadlock, name());
   const auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
+  bool changed = false;
   {
     platform::lock_guard lock(m_mutex);
     STEWARD_TRY(check_generation_locked(gen));
     std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
-    for (;;) {
-      const auto s = state_of(ctrl);
-      const auto* row = lifecycle_next(s, lifecycle_event::pause_request);
-      if (row == nullptr) {
-        if (s == worker_state::paused) return fail(errc::already_paused, name());
-        if (s == worker_state::stopping) return fail(errc::stopping, name());
-        return fail(errc::not_running, name());
+    const auto s = state_of(ctrl);
+    if (is_terminal(s)) return fail(errc::not_running, name());
+    if (!post) {
+      if (s == worker_state::paused) return {};
+      if (s != worker_state::pausing) return fail(pause_refusal(ctrl), name());
+    } else {
+      for (;;) {
+        const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::pause_request);
+        if (row == nullptr) {
+          const errc why = pause_refusal(ctrl);
+          return fail(why == errc::cancelled ? errc::not_running : why, name());
+        }
+        const std::uint32_t next = with_state(ctrl, row->to);
+        if (next == ctrl) break;
+        if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) {
+          changed = true;
+          break;
+        }
       }
-      const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
-      if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
     }
   }
-  wake_worker();
+  if (changed) wake_worker();
   if (timeout <= duration::zero()) {  // a request only: report whether it is parked already
-    if (state_of(m_ctrl.load(std::memory_order_seq_cst)) == worker_state::paused) return {};
-    return fail(errc::timeout, name());
+    const std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
+    if (m_generation.load(std::memory_order_seq_cst) != gen) return fail(errc::exited, name());
+    if (state_of(ctrl) == worker_state::paused) return {};
+    if (state_of(ctrl) == worker_state::pausing) return fail(errc::timeout, name());
+    return fail(pause_refusal(ctrl), name());
   }
   auto outcome = wait_for_worker(gen, *deadline,
                                  [](std::uint32_t ctrl) { return state_of(ctrl) != worker_state::pausing; });
   if (!outcome) return fail(outcome.error());
   if (outcome->ended) return fail(errc::exited, name());
-  switch (state_of(outcome->ctrl)) {
-    case worker_state::paused:
-      return {};
-    case worker_state::running:
-      return fail(errc::cancelled, name());
-    default:
-      return fail(stop_flag_of(outcome->ctrl) ? errc::stopping : errc::exited, name());
-  }
+  if (state_of(outcome->ctrl) == worker_state::paused) return {};
+  return fail(pause_refusal(outcome->ctrl), name());
 }
 
 result<void> worker::resume_generation(std::uint32_t gen) noexcept {
@@ -370,7 +425,7 @@ result<void> worker::resume_generation(std::uint32_t gen) noexcept {
       if (row == nullptr) {
         return fail(s == worker_state::stopping ? errc::stopping : errc::not_running, name());
       }
-      const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
+      const std::uint32_t next = with_state(ctrl, row->to);
       if (next == ctrl) break;
       if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) {
         changed = true;
@@ -392,13 +447,16 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
   bool changed = false;
   {
     platform::lock_guard lock(m_mutex);
+    if (gen == k_current_generation && m_generation.load(std::memory_order_relaxed) == 0) {
+      return exit_report{};  // never started: nothing to stop
+    }
     STEWARD_TRY(check_generation_locked(gen));
     std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
     for (;;) {
       const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::stop_request);
       STEWARD_REQUIRE(k_module, 200, row != nullptr);  // stop is valid in every state
       if (is_terminal(row->to)) return m_last_exit;
-      const std::uint32_t next = encode(row->to, true);
+      const std::uint32_t next = with_state(ctrl, row->to) | k_ctrl_stop;
       if (next == ctrl) break;
       if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) {
         changed = true;
@@ -414,8 +472,9 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
       wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) { return is_terminal(state_of(ctrl)); });
   if (!outcome) return fail(outcome.error());
   platform::lock_guard lock(m_mutex);
-  // A restart slipped in after the exit: that incarnation's report is gone; say so.
-  if (m_generation.load(std::memory_order_relaxed) != gen) return fail(errc::stale_handle, name());
+  // The worker wrote the report under this lock before it left the incarnation. Only when
+  // other controllers started and ended a newer incarnation meanwhile is it gone.
+  if (m_last_exit.generation != gen) return fail(errc::stale_handle, name());
   return m_last_exit;
 }
 
@@ -441,27 +500,35 @@ void worker::transition_self(lifecycle_event event) noexcept {
   for (;;) {
     const auto* row = lifecycle_next(state_of(ctrl), event);
     STEWARD_REQUIRE(k_module, 300, row != nullptr);
-    const std::uint32_t next = encode(row->to, stop_flag_of(ctrl));
+    const std::uint32_t next = with_state(ctrl, row->to);
     if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
   }
   wake_controllers();
 }
 
+// The table decides (rows for `entered`): starting -> running; pausing stays pausing (the body
+// runs to its first safe point and parks there); running means a pause posted before the body
+// was cancelled by resume(); stopping means a stop won the race against start (INV-2).
 bool worker::enter() noexcept {
   std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
   for (;;) {
-    switch (state_of(ctrl)) {
-      case worker_state::starting:
-        if (m_ctrl.compare_exchange_weak(ctrl, encode(worker_state::running, false),
-                                         std::memory_order_seq_cst)) {
-          wake_controllers();  // wait_started() callers
-          return true;
-        }
-        continue;
-      case worker_state::pausing:  // a pause that came before the body: park first (INV-5)
-        return park().has_value();
-      default:  // stopping: stop won the race against start (INV-2)
-        return false;
+    const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::entered);
+    STEWARD_REQUIRE(k_module, 310, row != nullptr);
+    if (row->to == worker_state::stopping) return false;
+    const std::uint32_t next = with_state(ctrl, row->to);
+    if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) return true;
+  }
+}
+
+void worker::mark_initialised() noexcept {
+  std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
+  while (!initialised_of(ctrl)) {
+    const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::initialised);
+    if (row == nullptr) return;  // paused: only reachable after the first safe point marked it
+    if (m_ctrl.compare_exchange_weak(ctrl, with_state(ctrl, row->to) | k_ctrl_initialised,
+                                     std::memory_order_seq_cst)) {
+      wake_controllers();  // wait_initialised() callers
+      return;
     }
   }
 }
@@ -514,16 +581,46 @@ void worker::run() noexcept {
     report.reason = exit_reason::cleanup_failed;
     report.err = error{errc::cleanup_failed, report.cleanup.failed, m_config.name};
   }
-  const bool again = m_config.decide_restart != nullptr && restart_in_place(report);
+  bool again = false;
+  {
+    // Between incarnations the worker may take its controllers' lock: a controller never waits
+    // for the worker while holding it, so this is bounded (and priority-inheriting).
+    platform::lock_guard lock(m_mutex);
+    again = finish_incarnation_locked(report);
+  }
+  // No steward lock is held from here on: hooks may query this worker (NOTE-5).
+  if (again) m_config.decide_restart(m_config.on_exit_user, report, restart_phase::committed);
   if (m_config.on_exit != nullptr) m_config.on_exit(m_config.on_exit_user, m_config.name, report);
-  m_last_exit = report;
   t_current_worker = nullptr;
   if (again) {
-    wake_controllers();  // wait_started() callers of the new incarnation
+    wake_controllers();  // waiters on the old generation see it ended
     return;              // thread_entry runs the next incarnation now
   }
   // Publishing the terminal state is this incarnation's last use of the slot.
   transition_self(is_failure(report.reason) ? lifecycle_event::exited_failed : lifecycle_event::exited_clean);
+}
+
+// Under m_mutex: records the report where stop() collects it and, when a restart decider is
+// installed and no stop is pending, asks it whether to run the next incarnation on this thread.
+// Holding the lock across the decision and the new generation makes the two one step for every
+// controller; only request_stop_async() (lock-free) can change the word meanwhile, and a CAS
+// loop carries its stop flag into the new incarnation instead of erasing it.
+bool worker::finish_incarnation_locked(const exit_report& report) noexcept {
+  m_last_exit = report;
+  if (m_config.decide_restart == nullptr) return false;
+  std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
+  if (stop_flag_of(ctrl)) return false;  // a stop won: end as usual
+  const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::restart_in_place);
+  if (row == nullptr) return false;
+  if (!m_config.decide_restart(m_config.on_exit_user, report, restart_phase::decide)) return false;
+  const std::uint32_t new_gen = issue_generation_locked();
+  m_cleanup.reset(new_gen);
+  m_generation.store(new_gen, std::memory_order_seq_cst);  // before the word, as in start()
+  for (;;) {
+    const std::uint32_t next = fresh(row->to) | (ctrl & k_ctrl_stop);
+    if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
+  }
+  return true;
 }
 
 namespace {
@@ -545,40 +642,26 @@ void worker::end_park_accounting() noexcept {
   if (since != 0) m_parked_total_ns.fetch_add(now_ns() - since, std::memory_order_relaxed);
 }
 
-bool worker::restart_in_place(const exit_report& report) noexcept {
-  // Between incarnations the worker may take its controllers' lock: a controller never waits
-  // for the worker while holding it, so this is bounded (and priority-inheriting). Holding it
-  // across the decision and the new generation makes the two one step for every controller.
-  platform::lock_guard lock(m_mutex);
-  const std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
-  if (stop_flag_of(ctrl)) return false;  // a stop won: end as usual
-  const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::restart_in_place);
-  if (row == nullptr) return false;
-  if (!m_config.decide_restart(m_config.on_exit_user, report, restart_phase::decide)) return false;
-  std::uint32_t new_gen = m_generation.load(std::memory_order_relaxed) + 1;
-  if (new_gen == 0) new_gen = 1;
-  m_cleanup.reset(new_gen);
-  m_generation.store(new_gen, std::memory_order_release);
-  m_ctrl.store(encode(row->to, false), std::memory_order_seq_cst);
-  m_config.decide_restart(m_config.on_exit_user, report, restart_phase::committed);
-  return true;
-}
-
 result<void> worker::park() noexcept {
+  mark_initialised();  // a park point is a safe point
   for (;;) {
     const std::uint32_t seen = m_wake.load(std::memory_order_acquire);  // before m_ctrl: NOTE-2
     std::uint32_t ctrl = m_ctrl.load(std::memory_order_acquire);
     switch (state_of(ctrl)) {
-      case worker_state::pausing:
-        if (m_ctrl.compare_exchange_strong(ctrl, encode(worker_state::paused, stop_flag_of(ctrl)),
+      case worker_state::pausing: {
+        // The park clock starts before the acknowledgement, so a controller that sees `paused`
+        // also sees the ongoing park in time_parked().
+        const bool clock_started = m_parked_since_ns.load(std::memory_order_relaxed) == 0;
+        if (clock_started) m_parked_since_ns.store(now_ns(), std::memory_order_relaxed);
+        if (m_ctrl.compare_exchange_strong(ctrl, with_state(ctrl, worker_state::paused),
                                            std::memory_order_seq_cst)) {
           ++m_parks;
-          if (m_parked_since_ns.load(std::memory_order_relaxed) == 0) {
-            m_parked_since_ns.store(now_ns(), std::memory_order_relaxed);
-          }
           wake_controllers();  // the acknowledgement pause() waits for
+        } else if (clock_started) {
+          m_parked_since_ns.store(0, std::memory_order_relaxed);  // not parked after all
         }
         continue;
+      }
       case worker_state::paused:
         platform::spin_then_park(m_wake, seen, never, k_handshake_spins);
         continue;
@@ -593,6 +676,7 @@ result<void> worker::park() noexcept {
 }
 
 result<void> worker::checkpoint_slow() noexcept {
+  mark_initialised();
   const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
   if (s == worker_state::stopping) return fail(errc::stop_requested, name());
   if (s == worker_state::pausing || s == worker_state::paused) return park();
@@ -600,6 +684,7 @@ result<void> worker::checkpoint_slow() noexcept {
 }
 
 result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) noexcept {
+  mark_initialised();
   bool deadline_passed = false;
   for (;;) {
     const std::uint32_t seen = m_wake.load(std::memory_order_acquire);  // NOTE-2
@@ -617,6 +702,7 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
 
 result<platform::io_events> worker::wait_fd(int fd, platform::io_interest interest,
                                             time_point deadline) noexcept {
+  mark_initialised();
   for (;;) {
     const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
     if (s == worker_state::stopping) return fail(errc::stop_requested, name());
@@ -683,7 +769,7 @@ std::uint32_t worker_context::generation() const noexcept {
 
 result<void> worker_handle::pause(duration timeout) const noexcept {
   if (m_worker == nullptr) return fail(errc::invalid_handle);
-  return m_worker->pause_generation(m_generation, timeout);
+  return m_worker->pause_generation(m_generation, timeout, true);
 }
 
 result<void> worker_handle::resume() const noexcept {
@@ -698,8 +784,16 @@ result<exit_report> worker_handle::stop(duration timeout) const noexcept {
 
 result<worker_state> worker_handle::state() const noexcept {
   if (m_worker == nullptr) return fail(errc::invalid_handle);
-  if (m_worker->generation() != m_generation) return fail(errc::stale_handle, m_worker->name());
-  return m_worker->state();
+  // Generation, word, generation: writers store the generation before the word, so when both
+  // reads agree the word belongs to that generation (never the next incarnation's state).
+  for (;;) {
+    const std::uint32_t before = m_worker->m_generation.load(std::memory_order_seq_cst);
+    const std::uint32_t ctrl = m_worker->m_ctrl.load(std::memory_order_seq_cst);
+    const std::uint32_t after = m_worker->m_generation.load(std::memory_order_seq_cst);
+    if (before != after) continue;
+    if (before != m_generation) return fail(errc::stale_handle, m_worker->name());
+    return state_of(ctrl);
+  }
 }
 
 // ---------------------------------------------------------------- notifier
@@ -748,3 +842,14 @@ void notifier::notify_all() noexcept {
 // break "no heap after init"; and a restart that reuses a parked thread costs one futex wake
 // instead of a thread creation. The thread is replaced only when configure() changes its name
 // or scheduling, and joined by shutdown().
+// NOTE-4: the control word. Bits 0-7 hold the worker_state; k_stop_flag says a stop was
+// requested for this incarnation (so an exit is counted as `stopped` and no restart in place
+// happens); k_initialised_flag says the body declared itself initialised (or reached its first
+// safe point), which wait_initialised() waits for. Both flags belong to one incarnation: start()
+// and a restart in place write a fresh word, every other change keeps them (with_state()). The
+// checkpoint fast path compares the whole word with running|initialised, so a pending flag or
+// an uninitialised body takes the slow path once.
+// NOTE-5: no user callback runs under m_mutex. The exit hook and the committed phase of a
+// restart decider (where a supervisor emits its events) run after the worker released the
+// lock, so a hook may call last_exit() or any other query; control calls on the same worker
+// from its own thread still return would_deadlock.

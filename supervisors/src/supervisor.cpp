@@ -99,6 +99,7 @@ result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
   const bool is_supervisor = spec.supervisor != nullptr;
   if (spec.id == nullptr || is_worker == is_supervisor || (is_worker && !spec.body) ||
       spec.supervisor == this || (is_worker && spec.shutdown <= duration::zero()) ||
+      (is_worker && spec.start_timeout <= duration::zero()) ||
       (spec.significant && spec.restart == restart_type::permanent)) {
     return fail(errc::invalid_argument, spec.id);
   }
@@ -248,6 +249,41 @@ result<void> tree_base::validate(supervisor_base& sup, supervisor_base* parent, 
 
 // ---------------------------------------------------------------- start
 
+// Calls f(slot) for every worker slot below `sup`, depth first; stops early when f returns false.
+template <class F>
+bool tree_base::for_each_worker_slot(const supervisor_base& sup, F& f) noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    const slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      if (!for_each_worker_slot(*s.spec.supervisor, f)) return false;
+    } else if (!f(s)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A worker may serve only one slot of the whole tree. Quadratic in the number of workers, but
+// bounded, allocation-free and run once per start (about 0.5 M comparisons for 1,024 workers).
+result<void> tree_base::check_unique_workers() const noexcept {
+  const char* duplicate = nullptr;
+  auto outer = [&](const slot& a) {
+    std::size_t seen = 0;
+    auto inner = [&](const slot& b) {
+      if (&b == &a) return false;  // only the slots before `a`
+      if (b.spec.worker_slot == a.spec.worker_slot) ++seen;
+      return true;
+    };
+    for_each_worker_slot(m_root, inner);
+    if (seen != 0) duplicate = a.spec.id;
+    return seen == 0;
+  };
+  for_each_worker_slot(m_root, outer);
+  if (duplicate != nullptr) return fail(errc::invalid_argument, duplicate);
+  return {};
+}
+
 result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point now) noexcept {
   if (s.spec.supervisor != nullptr) {
     STEWARD_TRY(start_supervisor(*s.spec.supervisor, now));
@@ -280,12 +316,24 @@ result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point no
     platform::lock_guard lock(m_state);
     s.generation = started->handle.generation();
   }
-  // One child after another, as OTP: the next starts once this one has entered its body.
-  auto entered = s.spec.worker_slot->wait_started(s.spec.shutdown);
-  if (!entered) {
+  // One child after another, as OTP: the next starts once this one has declared itself
+  // initialised (its first safe point, or declare_initialised()).
+  auto initialised = s.spec.worker_slot->wait_initialised(s.spec.start_timeout);
+  if (!initialised && initialised.error() == errc::exited) {
+    // It ended before declaring: a failure there is a start failure; a clean return is a start
+    // followed by an exit, which the runner handles under the restart type.
+    auto ended = started->handle.stop(s.spec.shutdown);
+    if (ended && !is_failure(ended->reason)) initialised = {};
+  }
+  if (!initialised) {
     if (!stop_child(sup, s, now, nullptr)) return fail(errc::hung, s.spec.id);  // quarantined
-    emit(tree_event_kind::start_failed, sup, &s, entered.error());
-    return fail(error{entered.error().code, entered.error().value, s.spec.id});
+    error why = initialised.error();
+    if (why.code == errc::exited) {  // report what the body said, not just that it ended
+      auto report = s.spec.worker_slot->last_exit();
+      if (report) why = report->err;
+    }
+    emit(tree_event_kind::start_failed, sup, &s, why);
+    return fail(error{why.code, why.value, s.spec.id});
   }
   {
     platform::lock_guard lock(m_state);
@@ -327,37 +375,7 @@ result<void> tree_base::start() noexcept {
   op_guard op(m_op, this);
   if (state() == tree_state::running) return fail(errc::already_running, m_root.name());
   STEWARD_TRY(validate(m_root, nullptr, 0));
-  // A worker may serve only one slot of the tree.
-  const detail::child_slot* seen[256];
-  std::size_t seen_count = 0;
-  {
-    // Depth-first walk with an explicit stack of (supervisor, index).
-    const supervisor_base* stack[k_max_depth + 2];
-    std::size_t index[k_max_depth + 2];
-    std::size_t depth = 0;
-    stack[0] = &m_root;
-    index[0] = 0;
-    while (true) {
-      const supervisor_base& sup = *stack[depth];
-      if (index[depth] >= sup.m_count) {
-        if (depth == 0) break;
-        --depth;
-        continue;
-      }
-      const slot& s = sup.m_slots[index[depth]++];
-      if (!s.in_use) continue;
-      if (s.spec.supervisor != nullptr) {
-        ++depth;
-        stack[depth] = s.spec.supervisor;
-        index[depth] = 0;
-        continue;
-      }
-      for (std::size_t k = 0; k < seen_count; ++k) {
-        if (seen[k]->spec.worker_slot == s.spec.worker_slot) return fail(errc::invalid_argument, s.spec.id);
-      }
-      if (seen_count < sizeof seen / sizeof seen[0]) seen[seen_count++] = &s;
-    }
-  }
+  STEWARD_TRY(check_unique_workers());
   worker_config runner_cfg;
   runner_cfg.name = "tree-runner";
   runner_cfg.body = [this](worker_context& ctx) { return runner_body(ctx); };
@@ -367,7 +385,12 @@ result<void> tree_base::start() noexcept {
     platform::lock_guard lock(m_state);
     m_failure = error{};
   }
-  m_state_value.store(tree_state::running, std::memory_order_release);
+  // A new run before the state says running (NOTE-3); a request left from an earlier run is void.
+  std::uint32_t run = m_run.load(std::memory_order_relaxed) + 1;
+  if (run == 0) run = 1;
+  m_run.store(run, std::memory_order_seq_cst);
+  m_stop_requested_run.store(0, std::memory_order_seq_cst);
+  m_state_value.store(tree_state::running, std::memory_order_seq_cst);
   auto started = start_supervisor(m_root, now);
   if (!started) {
     m_state_value.store(tree_state::idle, std::memory_order_release);
@@ -468,6 +491,10 @@ result<void> tree_base::stop() noexcept {
     if (s == tree_state::running) {
       hung = stop_supervisor(m_root, now_or_zero(), &first_hung);
       m_state_value.store(tree_state::stopped, std::memory_order_release);
+    } else {
+      // Stopped by the runner (an async stop, auto_shutdown) or failed: children it left hung
+      // are still the caller's business (waited for once more, up to their deadlines).
+      hung = recheck_quarantined(m_root, &first_hung);
     }
   }
   // Outside m_op: the runner may be waiting for it; it sees the state and leaves.
@@ -475,6 +502,27 @@ result<void> tree_base::stop() noexcept {
   if (hung != 0) return fail(errc::timeout, first_hung, static_cast<std::int32_t>(hung));
   if (!runner) return fail(runner.error());
   return {};
+}
+
+// Waits once more for each quarantined worker below `sup` (up to its shutdown deadline; a
+// worker is never torn down). Returns how many are still hung.
+std::size_t tree_base::recheck_quarantined(supervisor_base& sup, const char** first_hung) noexcept {
+  std::size_t hung = 0;
+  for (std::size_t i = sup.m_count; i-- > 0;) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      hung += recheck_quarantined(*s.spec.supervisor, first_hung);
+      continue;
+    }
+    if (!s.quarantined) continue;
+    if (still_hung(s)) static_cast<void>(s.spec.worker_slot->stop(s.spec.shutdown));
+    if (still_hung(s)) {
+      ++hung;
+      if (first_hung != nullptr && *first_hung == nullptr) *first_hung = s.spec.id;
+    }
+  }
+  return hung;
 }
 
 // ---------------------------------------------------------------- exits and policy
@@ -490,7 +538,11 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report, r
   supervisor_base& sup = *s->owner;
   tree_base& tree = *sup.m_tree;
   const bool abnormal = is_failure(report.reason);
-  if (phase == restart_phase::committed) {  // the worker runs generation s->generation now
+  if (phase == restart_phase::committed) {  // the worker has published its next generation
+    {
+      platform::lock_guard lock(tree.m_state);
+      s->generation = s->spec.worker_slot->generation();  // numbers are the worker's to issue
+    }
     tree.emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, s, report.err,
               {}, report.reason);
     tree.emit(tree_event_kind::child_restarted, sup, s);
@@ -508,15 +560,12 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report, r
       (type == restart_type::permanent || (type == restart_type::transient && abnormal)) &&
       sup.m_window.allows(now)) {
     static_cast<void>(sup.m_window.add(now));
-    std::uint32_t next = report.generation + 1;
-    if (next == 0) next = 1;
     {
       platform::lock_guard lock(tree.m_state);
       s->handled = report.generation;
       s->has_exited = true;
       s->last_reason = report.reason;
       s->last_error = report.err;
-      s->generation = next;
       ++s->restarts;
       s->started_at = s->state_since = now;
     }
@@ -541,7 +590,11 @@ void tree_base::post_event() noexcept {
 }
 
 void tree_base::request_stop_async() noexcept {
-  m_stop_requested.store(true, std::memory_order_seq_cst);
+  // NOTE-3: the run is read before the state, so a request made while the tree was idle names
+  // an old run even if a start() slips in between, and the runner of the new run ignores it.
+  const std::uint32_t run = m_run.load(std::memory_order_seq_cst);
+  if (m_state_value.load(std::memory_order_seq_cst) != tree_state::running) return;
+  m_stop_requested_run.store(run, std::memory_order_seq_cst);
   m_runner.poke_async();
 }
 
@@ -551,9 +604,11 @@ result<void> tree_base::runner_body(worker_context& ctx) noexcept {
     time_point due = never;
     {
       op_guard op(m_op, this);
-      if (m_stop_requested.exchange(false) && state() == tree_state::running) {  // from a signal
-        stop_supervisor(m_root, now_or_zero(), nullptr);
-        m_state_value.store(tree_state::stopped, std::memory_order_release);
+      const std::uint32_t asked = m_stop_requested_run.exchange(0, std::memory_order_seq_cst);
+      if (asked != 0 && asked == m_run.load(std::memory_order_relaxed) &&
+          state() == tree_state::running) {  // from a signal, for this run
+        stop_supervisor(m_root, now_or_zero(), nullptr);  // hung children stay quarantined;
+        m_state_value.store(tree_state::stopped, std::memory_order_release);  // stop() reports them
       }
       if (state() == tree_state::running) {
         const auto now = now_or_zero();
@@ -565,7 +620,7 @@ result<void> tree_base::runner_body(worker_context& ctx) noexcept {
         m_events_ready,
         [this, seen] {
           return m_events.load(std::memory_order_acquire) != seen ||
-                 m_stop_requested.load(std::memory_order_acquire);
+                 m_stop_requested_run.load(std::memory_order_acquire) != 0;
         },
         due);
     if (!waited && waited.error() == errc::stop_requested) return waited;
@@ -654,7 +709,7 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
   } else if (sup.m_config.restart_strategy == strategy::rest_for_one) {
     last = sup.m_count - 1;
   }
-  bool restart_group[64]{};  // which siblings to bring back (capacity beyond 64: all of them)
+  for (std::size_t j = first; j <= last; ++j) sup.m_slots[j].in_group = false;
   for (std::size_t j = last + 1; j-- > first;) {  // stop the rest of the scope, in reverse
     slot& s = sup.m_slots[j];
     if (j == index || !s.in_use) continue;
@@ -664,7 +719,7 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
       return;
     }
     const bool bring_back = live && s.spec.restart != restart_type::temporary;
-    if (j < 64) restart_group[j] = bring_back;
+    s.in_group = bring_back;  // which siblings to bring back (a slot flag: any capacity)
     if (!bring_back && s.spec.restart == restart_type::temporary && live) {
       platform::lock_guard lock(m_state);
       s.in_use = false;  // OTP: temporary siblings are terminated, not restarted
@@ -675,7 +730,7 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
     for (std::size_t j = first; j <= last; ++j) {
       slot& s = sup.m_slots[j];
       if (!s.in_use || s.quarantined) continue;
-      if (j == index || (j < 64 ? restart_group[j] : true)) {
+      if (j == index || s.in_group) {
         s.restart_pending = true;
         s.restart_due = saturating_add(now, delay);
       }
@@ -687,14 +742,15 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
 
 bool tree_base::run_due_restarts(supervisor_base& sup, time_point now) noexcept {
   if (!sup.m_running || sup.m_paused) return true;  // a paused subtree restarts after resume
-  std::size_t restarted[64];
-  std::size_t count = 0;
+  for (std::size_t i = 0; i < sup.m_count; ++i) sup.m_slots[i].restarted_now = false;
   for (std::size_t i = 0; i < sup.m_count; ++i) {
     slot& s = sup.m_slots[i];
     if (!s.in_use || !s.restart_pending || s.restart_due > now) continue;
     auto started = start_child(sup, s, now);
-    if (!started) {  // roll the partial group back, then give up (INV-11)
-      for (std::size_t k = count; k-- > 0;) stop_child(sup, sup.m_slots[restarted[k]], now, nullptr);
+    if (!started) {  // roll the partial group back, newest first, then give up (INV-11)
+      for (std::size_t k = i; k-- > 0;) {
+        if (sup.m_slots[k].restarted_now) stop_child(sup, sup.m_slots[k], now, nullptr);
+      }
       fail_supervisor(sup, started.error(), now);
       return false;
     }
@@ -702,7 +758,7 @@ bool tree_base::run_due_restarts(supervisor_base& sup, time_point now) noexcept 
       platform::lock_guard lock(m_state);
       ++s.restarts;
     }
-    if (count < 64) restarted[count++] = i;
+    s.restarted_now = true;  // a slot flag: rollback covers any capacity
     emit(tree_event_kind::child_restarted, sup, &s);
   }
   return true;
@@ -720,8 +776,8 @@ void tree_base::fail_supervisor(supervisor_base& sup, const error& why, time_poi
       platform::lock_guard lock(m_state);
       m_failure = why;
     }
+    emit(tree_event_kind::tree_failed, sup, nullptr, why);  // event before state (see emit())
     m_state_value.store(tree_state::failed, std::memory_order_release);
-    emit(tree_event_kind::tree_failed, sup, nullptr, why);
     return;
   }
   exit_report as_child{};
@@ -768,8 +824,9 @@ time_point tree_base::next_due_locked(const supervisor_base& sup) const noexcept
 
 // ---------------------------------------------------------------- pause and resume
 
-void tree_base::pause_walk(supervisor_base& sup, time_point deadline, pause_report& report,
-                           bool& any) noexcept {
+// Marks `sup` and everything below it paused (restarts wait) and posts a pause request to every
+// active worker, so that they all park in parallel. Under m_op.
+void tree_base::request_pause_walk(supervisor_base& sup) noexcept {
   {
     platform::lock_guard lock(m_state);
     sup.m_paused = true;
@@ -778,33 +835,41 @@ void tree_base::pause_walk(supervisor_base& sup, time_point deadline, pause_repo
     slot& s = sup.m_slots[i];
     if (!s.in_use || !s.active) continue;
     if (s.spec.supervisor != nullptr) {
-      pause_walk(*s.spec.supervisor, deadline, report, any);
+      request_pause_walk(*s.spec.supervisor);
+    } else {
+      static_cast<void>(s.spec.worker_slot->pause(duration::zero()));  // request only
+    }
+  }
+}
+
+// Waits for every active worker below `sup` to acknowledge its pause. Runs WITHOUT m_op, so a
+// stop or resume is never held up (INV-12); slot fields are read under m_state, and the tree's
+// shape (specs, nesting) cannot change while it runs.
+void tree_base::wait_paused_walk(supervisor_base& sup, time_point deadline, pause_report& report) noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    bool live = false;
+    {
+      platform::lock_guard lock(m_state);
+      live = s.in_use && s.active;
+    }
+    if (!live) continue;
+    if (s.spec.supervisor != nullptr) {
+      wait_paused_walk(*s.spec.supervisor, deadline, report);
       continue;
     }
     const auto now = now_or_zero();
     const duration left = deadline > now ? deadline - now : duration::zero();
-    auto paused = s.spec.worker_slot->pause(left);
-    if (paused || paused.error() == errc::already_paused) {
-      any = true;
+    auto paused = s.spec.worker_slot->wait_paused(left);
+    if (paused) {
       platform::lock_guard lock(m_state);
       s.state_since = now_or_zero();
     } else if (paused.error() == errc::timeout) {
       if (report.count < pause_report::k_listed) report.not_parked[report.count] = s.spec.id;
       ++report.count;
     }
-    // exited / not_running / stopping: it is leaving; the runner handles that exit after resume.
-  }
-}
-
-void tree_base::request_pause_walk(supervisor_base& sup) noexcept {
-  for (std::size_t i = 0; i < sup.m_count; ++i) {
-    slot& s = sup.m_slots[i];
-    if (!s.in_use || !s.active) continue;
-    if (s.spec.supervisor != nullptr) {
-      request_pause_walk(*s.spec.supervisor);
-    } else {
-      static_cast<void>(s.spec.worker_slot->pause(duration::zero()));  // request only
-    }
+    // cancelled / stopping / exited / not_running: a resume or stop went ahead, or the worker is
+    // leaving by itself (the runner handles that exit after resume); the caller checks the round.
   }
 }
 
@@ -817,14 +882,24 @@ result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_repo
   if (called_from_tree()) return fail(errc::would_deadlock, sub.name());
   const auto start = platform::monotonic_now();
   if (!start) return fail(start.error());
-  op_guard op(m_op, this);
-  if (state() != tree_state::running || !sub.m_running) return fail(errc::not_running, sub.name());
   pause_report local{};
   pause_report& out = report != nullptr ? *report : local;
   out = pause_report{};
-  bool any = false;
-  request_pause_walk(sub);  // every worker is asked first, so they park in parallel
-  pause_walk(sub, saturating_add(*start, timeout), out, any);
+  std::uint32_t round = 0;
+  std::uint32_t run = 0;
+  {
+    op_guard op(m_op, this);
+    if (state() != tree_state::running || !sub.m_running) return fail(errc::not_running, sub.name());
+    round = ++m_pause_round;
+    run = m_run.load(std::memory_order_relaxed);
+    request_pause_walk(sub);  // every worker is asked first, so they park in parallel
+  }
+  wait_paused_walk(sub, saturating_add(*start, timeout), out);  // without m_op: stop preempts
+  op_guard op(m_op, this);
+  if (state() != tree_state::running || m_run.load(std::memory_order_relaxed) != run || !sub.m_running) {
+    return fail(errc::stopping, sub.name());  // a stop went ahead of this pause
+  }
+  if (m_pause_round != round || !sub.m_paused) return fail(errc::cancelled, sub.name());  // a resume did
   if (out.count != 0) return fail(errc::timeout, out.not_parked[0], static_cast<std::int32_t>(out.count));
   emit(tree_event_kind::subtree_paused, sub, nullptr, {}, now_or_zero() - *start);
   return {};
@@ -858,6 +933,7 @@ result<void> tree_base::resume(supervisor_base& sub) noexcept {
   {
     op_guard op(m_op, this);
     if (state() != tree_state::running) return fail(errc::not_running, sub.name());
+    ++m_pause_round;  // a pause() still waiting returns cancelled
     resume_walk(sub);
     emit(tree_event_kind::subtree_resumed, sub, nullptr);
   }

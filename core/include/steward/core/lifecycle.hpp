@@ -10,7 +10,7 @@ namespace steward {
 
 enum class worker_state : std::uint8_t {
   idle,      // configured, never started
-  starting,  // thread created, body not entered yet
+  starting,  // a new incarnation was handed to the thread; the body has not been entered
   running,   // body running
   pausing,   // pause requested, worker not yet at a safe point
   paused,    // worker parked at a safe point (acknowledged)
@@ -22,6 +22,7 @@ enum class worker_state : std::uint8_t {
 enum class lifecycle_event : std::uint8_t {
   start,             // controller: start() or a restart
   entered,           // worker thread reached its entry point
+  initialised,       // worker: the body declared itself initialised (or reached its first safe point)
   pause_request,     // controller: pause()
   parked,            // worker reached a safe point and parked
   resume,            // controller: resume()
@@ -45,13 +46,17 @@ inline constexpr lifecycle_transition lifecycle_table[] = {
   {worker_state::stopped,  lifecycle_event::start,         worker_state::starting, "/ new generation, empty cleanup stack, wake the idle thread"},
   {worker_state::failed,   lifecycle_event::start,         worker_state::starting, "/ new generation, empty cleanup stack, wake the idle thread"},
   {worker_state::starting, lifecycle_event::entered,       worker_state::running,  "/ run body"},
-  {worker_state::starting, lifecycle_event::pause_request, worker_state::pausing,  "/ worker parks before the body"},
+  {worker_state::starting, lifecycle_event::pause_request, worker_state::pausing,  "/ the body runs to its first safe point and parks there"},
   {worker_state::starting, lifecycle_event::resume,        worker_state::starting, "/ no-op"},
   {worker_state::starting, lifecycle_event::stop_request,  worker_state::stopping, "/ body never runs (stopped_before_start)"},
+  {worker_state::running,  lifecycle_event::entered,       worker_state::running,  "/ run body (a pause posted before it was cancelled)"},
+  {worker_state::running,  lifecycle_event::initialised,   worker_state::running,  "/ mark initialised, wake start waiters"},
   {worker_state::running,  lifecycle_event::pause_request, worker_state::pausing,  "/ wake any steward wait"},
   {worker_state::running,  lifecycle_event::resume,        worker_state::running,  "/ no-op"},
   {worker_state::running,  lifecycle_event::stop_request,  worker_state::stopping, "/ wake any steward wait"},
   {worker_state::running,  lifecycle_event::body_returned, worker_state::stopping, "/ run cleanup"},
+  {worker_state::pausing,  lifecycle_event::entered,       worker_state::pausing,  "/ run body; it parks at its first safe point"},
+  {worker_state::pausing,  lifecycle_event::initialised,   worker_state::pausing,  "/ mark initialised, wake start waiters"},
   {worker_state::pausing,  lifecycle_event::pause_request, worker_state::pausing,  "/ wait for the same acknowledgement"},
   {worker_state::pausing,  lifecycle_event::parked,        worker_state::paused,   "/ acknowledge to pause() callers"},
   {worker_state::pausing,  lifecycle_event::resume,        worker_state::running,  "/ cancel the pending pause"},
@@ -59,11 +64,13 @@ inline constexpr lifecycle_transition lifecycle_table[] = {
   {worker_state::pausing,  lifecycle_event::body_returned, worker_state::stopping, "/ pause() callers get exited; run cleanup"},
   {worker_state::paused,   lifecycle_event::resume,        worker_state::running,  "/ unpark"},
   {worker_state::paused,   lifecycle_event::stop_request,  worker_state::stopping, "/ unpark; the wait returns stop_requested"},
+  {worker_state::stopping, lifecycle_event::entered,       worker_state::stopping, "[stop requested] / body never runs (stopped_before_start)"},
+  {worker_state::stopping, lifecycle_event::initialised,   worker_state::stopping, "/ no effect: the incarnation is ending"},
   {worker_state::stopping, lifecycle_event::stop_request,  worker_state::stopping, "/ join the same stop"},
   {worker_state::stopping, lifecycle_event::body_returned, worker_state::stopping, "/ run cleanup"},
   {worker_state::stopping, lifecycle_event::exited_clean,  worker_state::stopped,  "/ publish exit report"},
-  {worker_state::stopping, lifecycle_event::exited_failed, worker_state::failed,   "/ publish exit report, call exit hook"},
-  {worker_state::stopping, lifecycle_event::restart_in_place, worker_state::starting, "[no stop requested] / new generation, empty cleanup stack, same thread"},
+  {worker_state::stopping, lifecycle_event::exited_failed, worker_state::failed,   "/ publish exit report"},
+  {worker_state::stopping, lifecycle_event::restart_in_place, worker_state::starting, "[no stop requested when decided] / new generation, same thread; an async stop landing meanwhile carries over"},
   {worker_state::idle,     lifecycle_event::stop_request,  worker_state::idle,     "/ no-op"},
   {worker_state::stopped,  lifecycle_event::stop_request,  worker_state::stopped,  "/ no-op, returns the last exit report"},
   {worker_state::failed,   lifecycle_event::stop_request,  worker_state::failed,   "/ no-op, returns the last exit report"},
@@ -110,6 +117,8 @@ inline constexpr std::size_t lifecycle_table_size = sizeof(lifecycle_table) / si
       return "start";
     case lifecycle_event::entered:
       return "entered";
+    case lifecycle_event::initialised:
+      return "initialised";
     case lifecycle_event::pause_request:
       return "pause_request";
     case lifecycle_event::parked:

@@ -73,14 +73,17 @@ struct exit_report {
 };
 
 // Told about every exit, on the worker's thread after its cleanup ran and before stop() returns.
-// Must not block for long, allocate, or call control functions on the same worker.
+// No steward lock is held: queries (state(), last_exit(), generation()) are safe; control calls
+// on the same worker return would_deadlock. Must not block for long or allocate.
 using exit_hook = void (*)(void* user, const char* worker_name, const exit_report& report) noexcept;
 
-// Asked on the worker's thread after its cleanup, while the worker holds its controller lock
-// and no stop is pending (so no controller can act in between). In phase `decide`, returning
-// true makes the same thread run the next incarnation at once - a restart without any hand-off;
-// the generation then advances and the decider is called again in phase `committed`, still
-// under the lock, with the new generation. Supervisors install it; it must never block.
+// Asked on the worker's thread after its cleanup. Phase `decide` runs while the worker holds its
+// controller lock and no stop is pending (so no controller can act in between); returning true
+// makes the same thread run the next incarnation at once - a restart without any hand-off. The
+// generation then advances under that lock, the lock is released, and the decider is called
+// once more in phase `committed` (no steward lock held; an async stop that landed in between
+// carries over to the new incarnation, which then ends as stopped_before_start). Supervisors
+// install it; it must never block.
 enum class restart_phase : std::uint8_t { decide, committed };
 using restart_decider = bool (*)(void* user, const exit_report& report, restart_phase phase) noexcept;
 
@@ -139,27 +142,40 @@ class worker {
   // permission_denied, resource_exhausted...). On error nothing changes.
   result<start_info> start() noexcept;
 
-  // Waits until the current incarnation has entered its body (or parked before it, or ended):
-  // how a supervisor starts children strictly one after another, as OTP does.
-  // Returns: the state reached; timeout naming the worker; not_running; would_deadlock.
-  result<worker_state> wait_started(duration timeout) noexcept;
+  // Waits until the current incarnation has declared itself initialised: the body called
+  // worker_context::declare_initialised(), or reached its first safe point (a checkpoint or any
+  // steward wait). How a supervisor starts children strictly one after another (OTP's
+  // synchronous init): a later child may rely on what an earlier one set up.
+  // Returns: ok; exited (the body ended before that: stop() or last_exit() give the report);
+  // stopping (a stop was requested first); timeout naming the worker; not_running (never
+  // started); would_deadlock from the worker's own thread. An incarnation that already ended
+  // answers at once (ok if it had initialised, else exited or stopping).
+  result<void> wait_initialised(duration timeout) noexcept;
 
   // Test seam (fault injection, like platform::inject_thread_create_failures): after the next
   // `after` successful starts of any worker, `count` starts fail with `code` and change nothing.
   static void inject_start_failures(std::uint32_t after, std::uint32_t count, errc code) noexcept;
 
-  // Requests a pause and waits until the worker is parked at a safe point. A zero timeout only
-  // posts the request (so many workers can be asked at once and then waited for).
+  // Requests a pause of the current incarnation and waits until the worker is parked at a safe
+  // point inside its body. A pause posted before the body was entered is acknowledged at the
+  // body's first safe point: `paused` always means "parked inside the body". A zero timeout
+  // only posts the request (so many workers can be asked at once and then waited for).
   // Returns: ok once parked; timeout (naming the worker) if not parked by then - the request
   // stays pending and the worker parks at its next safe point unless resume() cancels it;
-  // already_paused; not_running; stopping (stop requested before or during the wait);
-  // exited (the body returned by itself); cancelled (another controller resumed);
-  // would_deadlock from the worker's own thread.
+  // already_paused; not_running (idle, stopped, failed); stopping (a stop was requested before
+  // or during the wait); exited (the body returned by itself, before or during the wait);
+  // cancelled (another controller resumed); would_deadlock from the worker's own thread.
+  // Acts on whichever incarnation is current when it takes the controller lock: never
+  // stale_handle.
   result<void> pause(duration timeout) noexcept;
+  // Waits for the acknowledgement of a pause already requested, without posting one.
+  // Returns: as pause(), but not_running also when no pause is pending (nothing to wait for).
+  result<void> wait_paused(duration timeout) noexcept;
 
   // Cancels a pending pause or unparks a paused worker. Returns at once: the worker runs again
   // when the OS schedules it. Returns: ok (also a no-op on a running or starting worker);
-  // not_running; stopping.
+  // not_running (idle, stopped, failed); stopping. Never stale_handle (acts on the current
+  // incarnation).
   result<void> resume() noexcept;
 
   // Requests a stop, wakes the worker from any pause or steward wait, and waits until the
@@ -167,7 +183,11 @@ class worker {
   // (it parks idle, touching nothing of it, until the next start or shutdown).
   // Returns: the exit report; timeout naming the worker if it did not exit by then (it is
   // never torn down from outside: call stop() again to keep waiting); would_deadlock from the
-  // worker's own thread. Idle, stopped and failed workers return at once.
+  // worker's own thread; stale_handle only if, while this call waited, other controllers
+  // started the worker again and that incarnation ended too, so the report it waited for was
+  // replaced (the incarnation it stopped did end). Idle, stopped and failed workers return at
+  // once. Acts on the incarnation current when it takes the controller lock; a stop set then
+  // also forbids that incarnation's restart in place.
   result<exit_report> stop(duration timeout) noexcept;
 
   // Async-signal-safe stop request (INV-19): marks the current incarnation for stopping and wakes
@@ -207,16 +227,27 @@ class worker {
   friend class notifier;
 
   using ready_fn = bool (*)(void*);
+  // Control word layout (NOTE-4 in worker.cpp): low 8 bits the worker_state, then flags.
+  static constexpr std::uint32_t k_state_mask = 0xFFU;
+  static constexpr std::uint32_t k_stop_flag = 0x100U;         // a stop was requested
+  static constexpr std::uint32_t k_initialised_flag = 0x200U;  // the body declared itself initialised
+  // The one value the checkpoint fast path accepts: running, initialised, no stop.
+  static constexpr std::uint32_t k_running_initialised =
+      static_cast<std::uint32_t>(worker_state::running) | k_initialised_flag;
+  // Passed as a generation by the worker-level calls: "whichever incarnation is current".
+  static constexpr std::uint32_t k_current_generation = 0;
   struct wait_outcome {
     bool ended;          // the incarnation being waited on is over (generation moved on)
     std::uint32_t ctrl;  // the control word seen last
   };
 
   // Controller side.
-  result<void> pause_generation(std::uint32_t gen, duration timeout) noexcept;
+  result<void> pause_generation(std::uint32_t gen, duration timeout, bool post) noexcept;
   result<void> resume_generation(std::uint32_t gen) noexcept;
   result<exit_report> stop_generation(std::uint32_t gen, duration timeout) noexcept;
-  result<void> check_generation_locked(std::uint32_t gen) const noexcept;
+  // Resolves k_current_generation to the live generation and checks a handle's generation.
+  result<void> check_generation_locked(std::uint32_t& gen) const noexcept;
+  std::uint32_t issue_generation_locked() noexcept;
   template <class Done>
   result<wait_outcome> wait_for_worker(std::uint32_t gen, time_point deadline, Done done) noexcept;
   void wake_worker() noexcept;
@@ -227,9 +258,10 @@ class worker {
   void retire_thread_locked() noexcept;
   void prefault_stack() noexcept;
   void end_park_accounting() noexcept;
-  bool restart_in_place(const exit_report& report) noexcept;
+  bool finish_incarnation_locked(const exit_report& report) noexcept;
   void run() noexcept;
   bool enter() noexcept;
+  void mark_initialised() noexcept;
   void run_body(worker_context& ctx, exit_report& report) noexcept;
   void transition_self(lifecycle_event event) noexcept;
   result<void> park() noexcept;
@@ -243,6 +275,7 @@ class worker {
   // Wake word: the worker parks on it in every steward wait; bumped by whoever wakes it.
   std::atomic<std::uint32_t> m_wake{0};
   std::atomic<std::uint32_t> m_generation{0};
+  std::uint32_t m_issued_generation{0};  // last number handed out; never reused (under m_mutex)
   std::atomic<std::uint32_t> m_ctrl_waiters{0};
   std::atomic<bool> m_in_fd_wait{false};
   std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
@@ -259,7 +292,7 @@ class worker {
   platform::thread_report m_thread_report{};
   bool m_thread_outdated{false};  // configure() changed name or scheduling
   platform::fd_waker m_waker;
-  exit_report m_last_exit{};  // written by the worker before it publishes a terminal state
+  exit_report m_last_exit{};  // written by the worker under m_mutex before it leaves an incarnation
   std::uint32_t m_parks{0};   // parks in this incarnation; worker thread only
   std::atomic<std::int64_t> m_parked_total_ns{0};
   std::atomic<std::int64_t> m_parked_since_ns{0};  // 0 when not parked
@@ -320,12 +353,12 @@ class worker_context {
   // A safe point. Fast path: one acquire load, no syscall, no lock.
   // Returns: ok to go on (after parking, if a pause was pending); stop_requested.
   result<void> checkpoint() noexcept {
-    if (m_worker.m_ctrl.load(std::memory_order_acquire) ==
-        static_cast<std::uint32_t>(worker_state::running)) {
-      return {};
-    }
+    if (m_worker.m_ctrl.load(std::memory_order_acquire) == worker::k_running_initialised) return {};
     return m_worker.checkpoint_slow();
   }
+  // Declares the body initialised: a supervisor starting children in order starts the next one
+  // now (without this call, the body's first safe point counts as the declaration). Idempotent.
+  void declare_initialised() noexcept { m_worker.mark_initialised(); }
   [[nodiscard]] bool should_stop() const noexcept;
   [[nodiscard]] bool should_pause() const noexcept;
 

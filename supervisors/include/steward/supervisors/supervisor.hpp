@@ -28,6 +28,9 @@ enum class child_kind : std::uint8_t { worker, supervisor };
 // is not set by hand: it is the sum of its children's, so it is bounded by construction
 // (OTP's default for supervisors is infinity).
 inline constexpr duration k_default_worker_shutdown = std::chrono::seconds(1);
+// How long a worker child may take to declare itself initialised (its first safe point or
+// worker_context::declare_initialised()) before its start counts as failed.
+inline constexpr duration k_default_start_timeout = std::chrono::seconds(5);
 
 struct child_spec {
   const char* id{nullptr};               // unique within its supervisor; static text
@@ -36,6 +39,7 @@ struct child_spec {
   worker_body body{};                    // required for a worker child
   restart_type restart{restart_type::permanent};
   duration shutdown{k_default_worker_shutdown};
+  duration start_timeout{k_default_start_timeout};  // a worker child's initialisation deadline
   platform::thread_options thread{};
   bool significant{false};  // for auto_shutdown; must be transient or temporary (as in OTP)
   bool prefault_stack{false};
@@ -78,8 +82,11 @@ struct tree_event {
   duration delay{};
 };
 
-// Called for every event, on the runner or the calling thread, while the tree's operation lock
-// is held: it must not block, allocate, or call tree operations (they return would_deadlock).
+// Called for every event, on the runner, a child's or the calling thread, while the tree's
+// operation lock is held: it must not block, allocate, or call tree operations (they return
+// would_deadlock); queries (state(), snapshot(), a worker's last_exit()) are safe. An event is
+// always emitted before the change it reports is visible through tree_base::state(): a thread
+// that sees the tree `failed` has had tree_failed delivered already.
 using tree_event_hook = void (*)(void* user, const tree_event& event) noexcept;
 
 // Per child, in a caller-provided buffer.
@@ -129,6 +136,8 @@ struct child_slot {
   std::uint32_t generation{0};     // the worker incarnation the supervisor started last
   std::uint32_t stopped_by_us{0};  // an incarnation the supervisor stopped on purpose
   std::uint32_t handled{0};        // the last incarnation whose exit was handled
+  bool in_group{false};            // scratch for a group restart: bring this sibling back
+  bool restarted_now{false};       // scratch for a group restart: started by this round
   exit_reason last_reason{exit_reason::returned};
   error last_error{};
   std::atomic<std::uint32_t> exit_seen{0};           // set by the worker's exit hook (lock-free)
@@ -195,26 +204,37 @@ class tree_base {
   result<void> set_event_hook(tree_event_hook hook, void* user) noexcept;
 
   // Validates every spec of the tree as a whole, then starts the runner and the children in
-  // order, depth first. If a child fails to start, those already started are stopped in reverse.
+  // order, depth first: each worker child must declare itself initialised (its first safe point,
+  // or worker_context::declare_initialised()) within its start_timeout before the next starts,
+  // so later children may rely on what earlier ones set up (OTP's synchronous init). An error,
+  // an exception or a missed deadline before that point is a start failure; a clean return
+  // before it counts as started (its exit is then handled under its restart type). If a child
+  // fails to start, those already started are stopped in reverse.
   // Returns: ok; invalid_argument / stack_too_small naming the offending child (nothing
   // started); the failing child's start error, subject = its id (everything rolled back);
   // already_running; would_deadlock from a thread of this tree.
   result<void> start() noexcept;
 
   // Stops every child in reverse order (each within its shutdown deadline), then the runner.
-  // A paused subtree is woken and cleaned up. Returns: ok; timeout naming the first hung child
-  // (value = how many hung; they are quarantined, never torn down); would_deadlock.
+  // A paused subtree is woken and cleaned up; a pause() in progress never delays it (the pause
+  // returns stopping). On a tree that is already stopped or failed it waits once more, up to
+  // their deadlines, for children quarantined earlier. Returns: ok; timeout naming the first
+  // hung child (value = how many are hung; they are quarantined, never torn down);
+  // would_deadlock.
   result<void> stop() noexcept;
 
   // Async-signal-safe (INV-19): asks the runner to stop the whole tree, in reverse order as
   // stop() does, and returns at once (atomics and a futex wake only). Call stop() afterwards from
-  // an ordinary thread to wait for it and collect the result.
+  // an ordinary thread to wait for it and collect the result. It applies to the run in progress
+  // only: on a tree that is not running it does nothing, and it never stops a later start().
   void request_stop_async() noexcept;
 
   // Pauses every worker below `sub` (the whole tree by default) and returns once each has
   // parked, or timeout (subject = first not parked, value = how many) with `report` listing
-  // them. Restarts that fall due while paused wait for resume. Returns also invalid_handle if
-  // `sub` is not in this tree; not_running; would_deadlock.
+  // them. Restarts that fall due while paused wait for resume. The wait does not hold the
+  // tree's operation lock: a stop() or resume() issued meanwhile goes ahead at once, and this
+  // call then returns stopping or cancelled. Returns also invalid_handle if `sub` is not in
+  // this tree; not_running; would_deadlock.
   result<void> pause(duration timeout, pause_report* report = nullptr) noexcept;
   result<void> pause(supervisor_base& sub, duration timeout, pause_report* report = nullptr) noexcept;
   result<void> resume() noexcept;
@@ -267,12 +287,16 @@ class tree_base {
 
   // Mechanics.
   result<void> validate(supervisor_base& sup, supervisor_base* parent, std::size_t depth) noexcept;
+  result<void> check_unique_workers() const noexcept;
+  template <class F>
+  static bool for_each_worker_slot(const supervisor_base& sup, F& f) noexcept;
   result<void> start_supervisor(supervisor_base& sup, time_point now) noexcept;
   result<void> start_child(supervisor_base& sup, slot& s, time_point now) noexcept;
   std::size_t stop_supervisor(supervisor_base& sup, time_point now, const char** first_hung) noexcept;
   bool stop_child(supervisor_base& sup, slot& s, time_point now, const char** first_hung) noexcept;
   void request_pause_walk(supervisor_base& sup) noexcept;
-  void pause_walk(supervisor_base& sup, time_point deadline, pause_report& report, bool& any) noexcept;
+  void wait_paused_walk(supervisor_base& sup, time_point deadline, pause_report& report) noexcept;
+  std::size_t recheck_quarantined(supervisor_base& sup, const char** first_hung) noexcept;
   void resume_walk(supervisor_base& sup) noexcept;
   bool contains(const supervisor_base& sup) const noexcept;
   bool called_from_tree() const noexcept;
@@ -294,7 +318,10 @@ class tree_base {
   mutable platform::mutex m_state;  // guards slot data read by snapshot(); never held across waits
   notifier m_events_ready;
   std::atomic<std::uint32_t> m_events{0};
-  std::atomic<bool> m_stop_requested{false};  // set from a signal handler
+  // Async stop (NOTE-3): each start() begins a new run; a request names the run it was made in.
+  std::atomic<std::uint32_t> m_run{0};
+  std::atomic<std::uint32_t> m_stop_requested_run{0};  // 0: none; set from a signal handler
+  std::uint32_t m_pause_round{0};  // bumped by every pause and resume (under m_op)
   std::atomic<tree_state> m_state_value{tree_state::idle};
   tree_event_hook m_hook{nullptr};
   void* m_hook_user{nullptr};
