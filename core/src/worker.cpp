@@ -544,6 +544,9 @@ void worker::run_body(worker_context& ctx, exit_report& report) noexcept {
     std::strncpy(report.detail, e.what(), sizeof report.detail - 1);
     return;
   } catch (...) {
+    // pthread_exit()/cancellation unwinds as an exception that must not be swallowed (glibc
+    // aborts with "exception not rethrown") and cannot be survived: the slot would never exit.
+    platform::stop_if_thread_exit(k_module, 400, "pthread_exit or cancellation in a worker body");
     report.reason = exit_reason::exception;
     report.err = error{errc::exception, 0, m_config.name};
     std::strncpy(report.detail, "non-standard exception", sizeof report.detail - 1);

@@ -12,7 +12,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "steward/core/config.hpp"
+#include "steward/core/contract.hpp"
 #include "steward/platform/thread.hpp"
+
+#if STEWARD_USING_EXCEPTIONS
+#include <cxxabi.h>  // abi::__forced_unwind: glibc's pthread_exit/cancel unwinding
+#endif
 
 namespace steward::platform {
 namespace {
@@ -73,14 +79,38 @@ int build_attributes(pthread_attr_t& attr, const thread_params& params, bool exp
 
 }  // namespace
 
+// Runs only when the entry function is left by pthread_exit() or cancellation instead of by
+// returning: its slot would stay "running" forever with nothing cleaned up, so say so and stop.
+extern "C" void steward_thread_left_by_exit(void*) {
+  contract_violation("platform.thread", 200, "a steward thread was left by pthread_exit or cancellation");
+}
+
 struct thread_trampoline {
   static void* run(void* handle) noexcept {
     auto* h = static_cast<thread_handle*>(handle);
     if (const auto hook = g_start_hook.load(std::memory_order_acquire)) hook(g_start_hook_user.load());
+    pthread_cleanup_push(&steward_thread_left_by_exit, nullptr);
     h->m_entry(h->m_arg);
+    pthread_cleanup_pop(0);
     return nullptr;
   }
 };
+
+void stop_if_thread_exit(const char* module, int id, const char* what) noexcept {
+#if STEWARD_USING_EXCEPTIONS
+  try {
+    throw;  // the exception our caller's handler is handling
+  } catch (abi::__forced_unwind&) {
+    // Report from inside this handler: leaving it would end the unwind's exception object.
+    contract_violation(module, id, what);
+  } catch (...) {  // an ordinary exception: still owned by the caller's handler
+  }
+#else
+  static_cast<void>(module);
+  static_cast<void>(id);
+  static_cast<void>(what);
+#endif
+}
 
 std::size_t min_stack_size() noexcept {
   const long v = sysconf(_SC_THREAD_STACK_MIN);

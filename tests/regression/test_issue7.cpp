@@ -680,3 +680,50 @@ TEST_CASE("issue7: tree_failed is delivered before the tree reads failed" * doct
     CHECK(f.tree->stop());
   }
 }
+
+// ------------------------------------------------------------------ pthread_exit in a body
+
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+
+TEST_CASE("issue7: pthread_exit in a body is a named contract violation, not a swallowed unwind" *
+          doctest::timeout(60)) {
+#if defined(STEWARD_TEST_TSAN)
+  MESSAGE("skipped: TSan does not support threads started after fork()");
+  return;
+#else
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // the child: a worker whose body leaves its thread by pthread_exit
+    dup2(out[1], STDERR_FILENO);
+    std::signal(SIGABRT, SIG_DFL);  // not doctest's crash handler: the parent judges the abort
+    static steward::static_worker<> w;
+    steward::worker_config cfg;
+    cfg.name = "exiter";
+    cfg.body = [](steward::worker_context&) -> steward::result<void> { pthread_exit(nullptr); };
+    if (!w.configure(cfg) || !w.start()) _exit(3);
+    static_cast<void>(w.stop(std::chrono::seconds(20)));
+    _exit(4);  // never reached: the violation aborts first
+  }
+  close(out[1]);
+  std::string said;
+  char buf[256];
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
+  close(out[0]);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGABRT);
+#if STEWARD_USING_EXCEPTIONS
+  CHECK_MESSAGE(said.find("contract violation core.worker/400") != std::string::npos, said);
+#else
+  CHECK_MESSAGE(said.find("contract violation platform.thread/200") != std::string::npos, said);
+#endif
+#endif
+}

@@ -79,6 +79,13 @@ class thread_handle {
 // creations fail as if the OS returned `os_errno`. Thread-safe; count 0 disarms.
 void inject_thread_create_failures(std::uint32_t count, int os_errno) noexcept;
 
+// Call only from inside a catch (...) handler. If the exception being handled is the calling
+// thread's own exit unwinding (pthread_exit() or cancellation), which may never be swallowed
+// (bug class 22) and cannot be survived (the slot would never exit), reports the contract
+// violation (module, id, what) and does not return; otherwise returns and the handler goes on.
+// A no-op in a build without exceptions, where the thread's entry reports platform.thread/200.
+void stop_if_thread_exit(const char* module, int id, const char* what) noexcept;
+
 // Test seam for races at thread start (bug classes 6 and 7): when set, every new thread calls
 // hook(user) before its entry function. Null removes it.
 using thread_start_hook = void (*)(void* user) noexcept;
