@@ -297,9 +297,22 @@ result<void> worker::check_generation_locked(std::uint32_t& gen) const noexcept 
 }
 
 void worker::wake_worker() noexcept {
-  m_wake.fetch_add(1, std::memory_order_release);
-  platform::park_wake_one(m_wake);
+  m_wake.fetch_add(1, std::memory_order_seq_cst);
+  // The futex call only when the worker sleeps on m_wake (NOTE-6): a running or fd-blocked
+  // worker costs no system call here.
+  if (m_wake_sleeping.load(std::memory_order_seq_cst)) platform::park_wake_one(m_wake);
   if (m_in_fd_wait.load(std::memory_order_seq_cst)) m_waker.signal();  // NOTE-1
+}
+
+platform::park_status worker::sleep_on_wake(std::uint32_t seen, time_point deadline, unsigned spins) noexcept {
+  m_wake_sleeping.store(true, std::memory_order_seq_cst);
+  platform::park_status status = platform::park_status::woken;
+  if (m_wake.load(std::memory_order_seq_cst) == seen) {
+    status = spins == 0 ? platform::park_wait(m_wake, seen, deadline)
+                        : platform::spin_then_park(m_wake, seen, deadline, spins);
+  }
+  m_wake_sleeping.store(false, std::memory_order_relaxed);
+  return status;
 }
 
 void worker::wake_controllers() noexcept {
@@ -491,7 +504,7 @@ void worker::thread_entry(void* self) noexcept {
       w->run();
       continue;
     }
-    platform::park_wait(w->m_wake, seen, never);
+    w->sleep_on_wake(seen, never, 0);
   }
 }
 
@@ -501,7 +514,8 @@ void worker::transition_self(lifecycle_event event) noexcept {
     const auto* row = lifecycle_next(state_of(ctrl), event);
     STEWARD_REQUIRE(k_module, 300, row != nullptr);
     const std::uint32_t next = with_state(ctrl, row->to);
-    if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
+    if (next == ctrl) return;  // nothing changed, so no waiter's condition did: wake nobody
+    if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
   }
   wake_controllers();
 }
@@ -666,7 +680,7 @@ result<void> worker::park() noexcept {
         continue;
       }
       case worker_state::paused:
-        platform::spin_then_park(m_wake, seen, never, k_handshake_spins);
+        sleep_on_wake(seen, never, k_handshake_spins);
         continue;
       case worker_state::stopping:
         end_park_accounting();
@@ -699,7 +713,7 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
     }
     if (ready != nullptr && ready(arg)) return {};
     if (deadline_passed) return fail(errc::timeout, name());
-    deadline_passed = platform::park_wait(m_wake, seen, deadline) == platform::park_status::timed_out;
+    deadline_passed = sleep_on_wake(seen, deadline, 0) == platform::park_status::timed_out;
   }
 }
 
@@ -826,8 +840,8 @@ void notifier::notify_all() noexcept {
   // attaches after us sees the producer's change when it evaluates its predicate.
   platform::lock_guard lock(m_mutex);
   for (waiter* w = m_head; w != nullptr; w = w->next) {
-    w->target->m_wake.fetch_add(1, std::memory_order_release);
-    platform::park_wake_one(w->target->m_wake);
+    w->target->m_wake.fetch_add(1, std::memory_order_seq_cst);
+    if (w->target->m_wake_sleeping.load(std::memory_order_seq_cst)) platform::park_wake_one(w->target->m_wake);
   }
 }
 
@@ -856,3 +870,8 @@ void notifier::notify_all() noexcept {
 // restart decider (where a supervisor emits its events) run after the worker released the
 // lock, so a hook may call last_exit() or any other query; control calls on the same worker
 // from its own thread still return would_deadlock.
+// NOTE-6: skipping the futex wake when the worker is not asleep. The worker stores
+// m_wake_sleeping = true and then re-reads m_wake before it sleeps; a waker increments m_wake and
+// then reads m_wake_sleeping; all four are seq_cst, so either the worker sees the new m_wake and
+// does not sleep, or the waker sees the flag and makes the futex call (the futex itself compares
+// m_wake atomically with the sleep, so a wake between the flag and the call is not lost).

@@ -16,6 +16,7 @@
 #include "steward/core/time.hpp"
 #include "steward/platform/io.hpp"
 #include "steward/platform/mutex.hpp"
+#include "steward/platform/park.hpp"
 #include "steward/platform/thread.hpp"
 
 namespace steward {
@@ -258,6 +259,7 @@ class worker {
   void retire_thread_locked() noexcept;
   void prefault_stack() noexcept;
   void end_park_accounting() noexcept;
+  platform::park_status sleep_on_wake(std::uint32_t seen, time_point deadline, unsigned spins) noexcept;
   bool finish_incarnation_locked(const exit_report& report) noexcept;
   void run() noexcept;
   bool enter() noexcept;
@@ -278,6 +280,7 @@ class worker {
   std::uint32_t m_issued_generation{0};  // last number handed out; never reused (under m_mutex)
   std::atomic<std::uint32_t> m_ctrl_waiters{0};
   std::atomic<bool> m_in_fd_wait{false};
+  std::atomic<bool> m_wake_sleeping{false};  // the worker sleeps (or is about to) on m_wake
   std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
 
   worker_config m_config;           // written by configure() only while no incarnation is live
