@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
   const auto storm = summarize(steward_restarts(quick ? 2000 : 10000));
   row("restart storm", "steward, 10,000 restarts back to back", storm, fresh);
   std::printf(
-      "(Erlang/OTP 25 on this machine kind, ANCHORS.md: 5.0 us (p99 19 us) per restart, 76 us (p99 334 us) "
+      "(Erlang/OTP 25 on this machine kind, docs/anchors.md: 5.0 us (p99 19 us) per restart, 76 us (p99 334 us) "
       "in a storm)\n");
 
   for (std::size_t n : {std::size_t{8}, std::size_t{64}, std::size_t{256}}) {

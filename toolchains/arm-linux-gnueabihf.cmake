@@ -3,7 +3,7 @@
 #
 # Debian/Ubuntu cross packages (g++-arm-linux-gnueabihf and qemu-user) need no extra settings:
 #   cmake --preset armhf
-# By hand: the header-only doctest and tl-expected come from the host (PLATFORM-NOTES.md 3.2).
+# By hand: the header-only doctest and tl-expected come from the host (docs/platform.md, cross builds).
 #   cmake -S . -B build-armhf -G Ninja -DCMAKE_TOOLCHAIN_FILE=toolchains/arm-linux-gnueabihf.cmake \
 #         -Ddoctest_DIR=/usr/lib/cmake/doctest -Dtl-expected_DIR=/usr/share/cmake/tl-expected
 #

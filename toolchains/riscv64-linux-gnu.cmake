@@ -3,7 +3,7 @@
 #
 # Debian/Ubuntu cross packages (g++-riscv64-linux-gnu and qemu-user) need no extra settings:
 #   cmake --preset riscv64
-# By hand: the header-only doctest and tl-expected come from the host (PLATFORM-NOTES.md 3.2).
+# By hand: the header-only doctest and tl-expected come from the host (docs/platform.md, cross builds).
 #   cmake -S . -B build-riscv64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=toolchains/riscv64-linux-gnu.cmake \
 #         -Ddoctest_DIR=/usr/lib/cmake/doctest -Dtl-expected_DIR=/usr/share/cmake/tl-expected
 #

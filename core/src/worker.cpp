@@ -586,8 +586,10 @@ void worker::run() noexcept {
   report.generation = m_generation.load(std::memory_order_acquire);
   m_parks = 0;
   m_parked_total_ns.store(0, std::memory_order_relaxed);
+  // Alive until the cleanup has run: a release action may use the context it captured (even
+  // register another action, which then runs next).
+  worker_context ctx(*this);
   if (enter()) {
-    worker_context ctx(*this);
     run_body(ctx, report);
   } else {
     report.reason = exit_reason::stopped_before_start;

@@ -94,7 +94,7 @@ struct xorshift {
 namespace testutil {
 
 // Holds every new thread at its entry until opened: makes "stop/pause before the body ran"
-// deterministic (RELIABILITY.md bug classes 6 and 7).
+// deterministic (docs/invariants.md, bug classes 6 and 7).
 class start_gate {
  public:
   start_gate() noexcept { steward::platform::set_thread_start_hook(&hook, this); }

@@ -85,7 +85,8 @@ class cleanup_stack_base {
   // Forgets one action without running it (ownership moved elsewhere). Same errors as release.
   result<void> dismiss(cleanup_ref ref) noexcept;
 
-  // Runs every live action, newest first, and empties the stack.
+  // Runs every live action, newest first, and empties the stack. An action that registers a new
+  // one meanwhile (through the worker context, which stays valid) has it run next.
   cleanup_summary unwind() noexcept;
   // Empties the stack for a new incarnation; earlier refs become stale. Requires: empty.
   void reset(std::uint32_t epoch) noexcept;

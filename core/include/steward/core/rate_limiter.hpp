@@ -1,5 +1,5 @@
 // Bounds how often something may happen - typically a log line from an event or exit hook -
-// so a crash loop cannot flood a log (RELIABILITY.md INV-17). At most `burst` events pass per
+// so a crash loop cannot flood a log (docs/invariants.md, INV-17). At most `burst` events pass per
 // `interval` of monotonic time; the rest are counted, and the first event to pass in a later
 // interval carries the count of those suppressed before it (systemd's ratelimit, without a lock:
 // use one limiter per hook, from one thread at a time).

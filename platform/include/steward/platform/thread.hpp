@@ -75,7 +75,7 @@ class thread_handle {
 // platform_error otherwise.
 [[nodiscard]] result<void> join_thread(thread_handle& handle) noexcept;
 
-// Test seam for fault injection (RELIABILITY.md fault point 1): the next `count` thread
+// Test seam for fault injection (docs/invariants.md, fault point 1): the next `count` thread
 // creations fail as if the OS returned `os_errno`. Thread-safe; count 0 disarms.
 void inject_thread_create_failures(std::uint32_t count, int os_errno) noexcept;
 
