@@ -481,6 +481,14 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
     wake_worker();
     wake_controllers();  // pause() callers still waiting get stopping
   }
+  if (timeout <= duration::zero()) {  // a request only (many workers asked at once, then waited for)
+    platform::lock_guard lock(m_mutex);
+    if (m_last_exit.generation == gen && (m_generation.load(std::memory_order_relaxed) != gen ||
+                                          is_terminal(state()))) {
+      return m_last_exit;
+    }
+    return fail(errc::timeout, name());
+  }
   auto outcome =
       wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) { return is_terminal(state_of(ctrl)); });
   if (!outcome) return fail(outcome.error());

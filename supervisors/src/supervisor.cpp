@@ -296,6 +296,12 @@ result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point no
     emit(tree_event_kind::child_started, sup, &s);
     return {};
   }
+  STEWARD_TRY(launch_child(sup, s));
+  return await_child(sup, s, now, saturating_add(now_or_zero(), s.spec.start_timeout));
+}
+
+// Starts a worker child's next incarnation without waiting for it.
+result<void> tree_base::launch_child(supervisor_base& sup, slot& s) noexcept {
   worker_config cfg;
   cfg.name = s.spec.id;
   cfg.body = s.spec.body;
@@ -312,24 +318,34 @@ result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point no
     emit(tree_event_kind::start_failed, sup, &s, started.error());
     return fail(error{started.error().code, started.error().value, s.spec.id});
   }
-  {
-    platform::lock_guard lock(m_state);
-    s.generation = started->handle.generation();
-  }
-  // One child after another, as OTP: the next starts once this one has declared itself
-  // initialised (its first safe point, or declare_initialised()).
-  auto initialised = s.spec.worker_slot->wait_initialised(s.spec.start_timeout);
+  platform::lock_guard lock(m_state);
+  s.generation = started->handle.generation();
+  s.launched = true;
+  return {};
+}
+
+// Waits for a launched worker child to declare itself initialised (its first safe point, or
+// declare_initialised()), then counts it as started. Under m_op, so no restart in place can
+// replace the incarnation meanwhile: the worker-level calls below act on the launched one.
+result<void> tree_base::await_child(supervisor_base& sup, slot& s, time_point now, time_point init_deadline) noexcept {
+  worker& w = *s.spec.worker_slot;
+  const auto at = now_or_zero();
+  auto initialised = w.wait_initialised(init_deadline > at ? init_deadline - at : duration::zero());
   if (!initialised && initialised.error() == errc::exited) {
     // It ended before declaring: a failure there is a start failure; a clean return is a start
     // followed by an exit, which the runner handles under the restart type.
-    auto ended = started->handle.stop(s.spec.shutdown);
+    auto ended = w.stop(s.spec.shutdown);
     if (ended && !is_failure(ended->reason)) initialised = {};
+  }
+  {
+    platform::lock_guard lock(m_state);
+    s.launched = false;
   }
   if (!initialised) {
     if (!stop_child(sup, s, now, nullptr)) return fail(errc::hung, s.spec.id);  // quarantined
     error why = initialised.error();
     if (why.code == errc::exited) {  // report what the body said, not just that it ended
-      auto report = s.spec.worker_slot->last_exit();
+      auto report = w.last_exit();
       if (report) why = report->err;
     }
     emit(tree_event_kind::start_failed, sup, &s, why);
@@ -345,6 +361,23 @@ result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point no
   return {};
 }
 
+// Stops, newest first, the children of `sup` below index `end` that were started or launched.
+void tree_base::rollback_started(supervisor_base& sup, std::size_t end, time_point now) noexcept {
+  if (sup.m_config.order == child_order::parallel) {
+    for (std::size_t j = end; j-- > 0;) {
+      slot& s = sup.m_slots[j];
+      if (s.in_use && (s.active || s.launched) && s.spec.worker_slot != nullptr) request_stop_one(s, now);
+    }
+  }
+  for (std::size_t j = end; j-- > 0;) {
+    slot& s = sup.m_slots[j];
+    if (!s.in_use || !(s.active || s.launched)) continue;
+    stop_child(sup, s, now, nullptr);
+    platform::lock_guard lock(m_state);
+    s.launched = false;
+  }
+}
+
 result<void> tree_base::start_supervisor(supervisor_base& sup, time_point now) noexcept {
   {
     platform::lock_guard lock(m_state);
@@ -354,17 +387,30 @@ result<void> tree_base::start_supervisor(supervisor_base& sup, time_point now) n
     sup.m_failed = false;
     sup.m_state_since = now;
   }
+  const bool parallel = sup.m_config.order == child_order::parallel;
+  const auto launched_at = now_or_zero();
   for (std::size_t i = 0; i < sup.m_count; ++i) {
     slot& s = sup.m_slots[i];
     if (!s.in_use || still_hung(s)) continue;
-    auto started = start_child(sup, s, now);
+    auto started = parallel && s.spec.worker_slot != nullptr ? launch_child(sup, s) : start_child(sup, s, now);
     if (!started) {  // OTP: stop those already started, in reverse, and report the failing child
-      for (std::size_t j = i; j-- > 0;) {
-        if (sup.m_slots[j].in_use && sup.m_slots[j].active) stop_child(sup, sup.m_slots[j], now, nullptr);
-      }
+      rollback_started(sup, i, now);
       platform::lock_guard lock(m_state);
       sup.m_running = false;
       return started;
+    }
+  }
+  if (parallel) {  // every worker is on its way: now wait for each, in order
+    for (std::size_t i = 0; i < sup.m_count; ++i) {
+      slot& s = sup.m_slots[i];
+      if (!s.in_use || !s.launched) continue;
+      auto initialised = await_child(sup, s, now, saturating_add(launched_at, s.spec.start_timeout));
+      if (!initialised) {
+        rollback_started(sup, sup.m_count, now);
+        platform::lock_guard lock(m_state);
+        sup.m_running = false;
+        return initialised;
+      }
     }
   }
   return {};
@@ -422,9 +468,17 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
     s.restart_pending = false;
     s.stopped_by_us = s.generation;
   }
+  // A parallel stop asked it earlier: its deadline runs from that request, not from now.
+  duration budget = s.spec.shutdown;
+  if (s.stop_asked != time_point{}) {
+    const auto deadline = saturating_add(s.stop_asked, s.spec.shutdown);
+    const auto at = now_or_zero();
+    budget = deadline > at ? deadline - at : duration::zero();
+    s.stop_asked = time_point{};
+  }
   if (!s.active && is_terminal(w.state())) return true;
   for (int attempt = 0; attempt < 3; ++attempt) {  // stale: it moved to a newer incarnation
-    auto stopped = w.stop(s.spec.shutdown);
+    auto stopped = w.stop(budget);
     if (stopped || stopped.error() != errc::stale_handle) break;
   }
   if (!is_terminal(w.state())) {                          // missed its deadline: quarantine, never tear down
@@ -456,9 +510,38 @@ bool tree_base::still_hung(slot& s) noexcept {
   return false;
 }
 
+// Posts a stop to one live worker child without waiting (a parallel stop's first phase).
+void tree_base::request_stop_one(slot& s, time_point now) noexcept {
+  static_cast<void>(now);
+  worker& w = *s.spec.worker_slot;
+  if (s.quarantined || (!s.active && !s.launched && is_terminal(w.state()))) return;
+  {
+    platform::lock_guard lock(m_state);
+    s.restart_pending = false;
+    s.stopped_by_us = s.generation;
+  }
+  if (s.stop_asked == time_point{}) s.stop_asked = now_or_zero();  // the first request counts
+  static_cast<void>(w.stop(duration::zero()));                      // a request only
+}
+
+// Asks every live worker below `sup` to stop, through nested parallel supervisors, newest first.
+void tree_base::request_stop_walk(supervisor_base& sup, time_point now) noexcept {
+  for (std::size_t i = sup.m_count; i-- > 0;) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr) {
+      if (s.spec.supervisor->m_config.order == child_order::parallel && s.spec.supervisor->m_running)
+        request_stop_walk(*s.spec.supervisor, now);
+    } else {
+      request_stop_one(s, now);
+    }
+  }
+}
+
 std::size_t tree_base::stop_supervisor(supervisor_base& sup, time_point now,
                                        const char** first_hung) noexcept {
   std::size_t hung = 0;
+  if (sup.m_config.order == child_order::parallel) request_stop_walk(sup, now);  // all asked first
   for (std::size_t i = sup.m_count; i-- > 0;) {  // reverse start order
     slot& s = sup.m_slots[i];
     if (!s.in_use) continue;
@@ -710,6 +793,17 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
     last = sup.m_count - 1;
   }
   for (std::size_t j = first; j <= last; ++j) sup.m_slots[j].in_group = false;
+  if (sup.m_config.order == child_order::parallel) {  // every sibling of the scope asked first
+    for (std::size_t j = last + 1; j-- > first;) {
+      slot& s = sup.m_slots[j];
+      if (j == index || !s.in_use || !s.active) continue;
+      if (s.spec.worker_slot != nullptr) {
+        request_stop_one(s, now);
+      } else if (s.spec.supervisor->m_config.order == child_order::parallel) {
+        request_stop_walk(*s.spec.supervisor, now);
+      }
+    }
+  }
   for (std::size_t j = last + 1; j-- > first;) {  // stop the rest of the scope, in reverse
     slot& s = sup.m_slots[j];
     if (j == index || !s.in_use) continue;
@@ -742,24 +836,40 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
 
 bool tree_base::run_due_restarts(supervisor_base& sup, time_point now) noexcept {
   if (!sup.m_running || sup.m_paused) return true;  // a paused subtree restarts after resume
+  const bool parallel = sup.m_config.order == child_order::parallel;
+  const auto launched_at = now_or_zero();
   for (std::size_t i = 0; i < sup.m_count; ++i) sup.m_slots[i].restarted_now = false;
-  for (std::size_t i = 0; i < sup.m_count; ++i) {
-    slot& s = sup.m_slots[i];
-    if (!s.in_use || !s.restart_pending || s.restart_due > now) continue;
-    auto started = start_child(sup, s, now);
-    if (!started) {  // roll the partial group back, newest first, then give up (INV-11)
-      for (std::size_t k = i; k-- > 0;) {
-        if (sup.m_slots[k].restarted_now) stop_child(sup, sup.m_slots[k], now, nullptr);
+  for (int pass = parallel ? 0 : 1; pass < 2; ++pass) {  // parallel: launch all (0), then await (1)
+    for (std::size_t i = 0; i < sup.m_count; ++i) {
+      slot& s = sup.m_slots[i];
+      if (!s.in_use || !s.restart_pending || s.restart_due > now) continue;
+      const bool worker_child = s.spec.worker_slot != nullptr;
+      if (pass == 0 && !worker_child) continue;  // nested supervisors start in the second pass
+      result<void> started{};
+      if (pass == 0) {
+        started = launch_child(sup, s);
+      } else if (parallel && worker_child) {
+        started = await_child(sup, s, now, saturating_add(launched_at, s.spec.start_timeout));
+      } else {
+        started = start_child(sup, s, now);
       }
-      fail_supervisor(sup, started.error(), now);
-      return false;
+      if (!started) {  // roll the partial group back, newest first, then give up (INV-11)
+        for (std::size_t k = sup.m_count; k-- > 0;) {
+          slot& other = sup.m_slots[k];
+          if (&other != &s && (other.restarted_now || other.launched)) stop_child(sup, other, now, nullptr);
+          other.launched = false;
+        }
+        fail_supervisor(sup, started.error(), now);
+        return false;
+      }
+      if (pass == 0) continue;
+      {
+        platform::lock_guard lock(m_state);
+        ++s.restarts;
+      }
+      s.restarted_now = true;  // a slot flag: rollback covers any capacity
+      emit(tree_event_kind::child_restarted, sup, &s);
     }
-    {
-      platform::lock_guard lock(m_state);
-      ++s.restarts;
-    }
-    s.restarted_now = true;  // a slot flag: rollback covers any capacity
-    emit(tree_event_kind::child_restarted, sup, &s);
   }
   return true;
 }

@@ -187,7 +187,8 @@ class worker {
   // worker's own thread; stale_handle only if, while this call waited, other controllers
   // started the worker again and that incarnation ended too, so the report it waited for was
   // replaced (the incarnation it stopped did end). Idle, stopped and failed workers return at
-  // once. Acts on the incarnation current when it takes the controller lock; a stop set then
+  // once. A zero timeout only posts the request and returns timeout unless it has ended already
+  // (so many workers can be asked at once and then waited for). Acts on the incarnation current when it takes the controller lock; a stop set then
   // also forbids that incarnation's restart in place.
   result<exit_report> stop(duration timeout) noexcept;
 

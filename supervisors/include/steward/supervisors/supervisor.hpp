@@ -45,6 +45,16 @@ struct child_spec {
   bool prefault_stack{false};
 };
 
+// How a supervisor starts and stops its children (OTP has only `sequential`).
+//  sequential: OTP's strict order. Start: each child initialised before the next starts. Stop:
+//    newest first, each one waited for (up to its deadline) before the next is asked.
+//  parallel: for children that do not depend on each other. Start: every worker child is
+//    started, then each is waited for, in order, to initialise. Stop (also the stop of a group
+//    restart's siblings): every worker below - through nested `parallel` supervisors - is asked
+//    before anyone is waited for; each still gets its own deadline, measured from the request,
+//    so the tree waits once. A nested `sequential` supervisor keeps its own order.
+enum class child_order : std::uint8_t { sequential, parallel };
+
 struct supervisor_config {
   const char* name{"supervisor"};
   strategy restart_strategy{strategy::one_for_one};
@@ -52,6 +62,7 @@ struct supervisor_config {
   duration period{std::chrono::seconds(5)};  // ... in 5 seconds
   backoff_policy backoff{};                  // off by default (base 0), as OTP
   auto_shutdown shutdown_on{auto_shutdown::off};
+  child_order order{child_order::sequential};
 };
 
 enum class tree_event_kind : std::uint8_t {
@@ -138,6 +149,8 @@ struct child_slot {
   std::uint32_t handled{0};        // the last incarnation whose exit was handled
   bool in_group{false};            // scratch for a group restart: bring this sibling back
   bool restarted_now{false};       // scratch for a group restart: started by this round
+  bool launched{false};            // scratch for a parallel start: started, not yet awaited
+  time_point stop_asked{};         // when a parallel stop asked this worker (its deadline's origin)
   exit_reason last_reason{exit_reason::returned};
   error last_error{};
   std::atomic<std::uint32_t> exit_seen{0};           // set by the worker's exit hook (lock-free)
@@ -292,6 +305,11 @@ class tree_base {
   static bool for_each_worker_slot(const supervisor_base& sup, F& f) noexcept;
   result<void> start_supervisor(supervisor_base& sup, time_point now) noexcept;
   result<void> start_child(supervisor_base& sup, slot& s, time_point now) noexcept;
+  result<void> launch_child(supervisor_base& sup, slot& s) noexcept;
+  result<void> await_child(supervisor_base& sup, slot& s, time_point now, time_point init_deadline) noexcept;
+  void request_stop_walk(supervisor_base& sup, time_point now) noexcept;
+  void request_stop_one(slot& s, time_point now) noexcept;
+  void rollback_started(supervisor_base& sup, std::size_t end, time_point now) noexcept;
   std::size_t stop_supervisor(supervisor_base& sup, time_point now, const char** first_hung) noexcept;
   bool stop_child(supervisor_base& sup, slot& s, time_point now, const char** first_hung) noexcept;
   void request_pause_walk(supervisor_base& sup) noexcept;
