@@ -22,6 +22,9 @@ std::uint32_t* word_address(const std::atomic<std::uint32_t>& word) noexcept {
   return const_cast<std::uint32_t*>(reinterpret_cast<const std::uint32_t*>(&word));  // NOLINT
 }
 
+std::atomic<std::uint64_t> g_sleeps{0};
+std::atomic<std::uint64_t> g_wakes{0};
+
 long futex(std::uint32_t* addr, int op, std::uint32_t val, const timespec* ts) noexcept {
   return syscall(SYS_futex, addr, op, val, ts, nullptr, FUTEX_BITSET_MATCH_ANY);
 }
@@ -38,6 +41,7 @@ park_status park_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expe
     ts.tv_nsec = static_cast<long>(ns % 1'000'000'000LL);
     tsp = &ts;
   }
+  g_sleeps.fetch_add(1, std::memory_order_relaxed);
   const long rc = futex(word_address(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp);
   if (rc != 0 && errno == ETIMEDOUT) return park_status::timed_out;
   // EAGAIN (value changed), EINTR (signal) and real wake-ups all mean "look again".
@@ -63,11 +67,17 @@ park_status spin_then_park(const std::atomic<std::uint32_t>& word, std::uint32_t
   return park_wait(word, expected, deadline);
 }
 
+park_counts park_counters() noexcept {
+  return park_counts{g_sleeps.load(std::memory_order_relaxed), g_wakes.load(std::memory_order_relaxed)};
+}
+
 void park_wake_one(const std::atomic<std::uint32_t>& word) noexcept {
+  g_wakes.fetch_add(1, std::memory_order_relaxed);
   futex(word_address(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr);
 }
 
 void park_wake_all(const std::atomic<std::uint32_t>& word) noexcept {
+  g_wakes.fetch_add(1, std::memory_order_relaxed);
   futex(word_address(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr);
 }
 

@@ -35,4 +35,12 @@ park_status spin_then_park(const std::atomic<std::uint32_t>& word, std::uint32_t
 void park_wake_one(const std::atomic<std::uint32_t>& word) noexcept;
 void park_wake_all(const std::atomic<std::uint32_t>& word) noexcept;
 
+// How many kernel sleeps and wake-up calls the port made, process-wide (relaxed counters, one
+// increment per system call): lets tests assert how many hand-offs an operation costs.
+struct park_counts {
+  std::uint64_t sleeps{0};  // park_wait() calls that entered the kernel
+  std::uint64_t wakes{0};   // park_wake_one() / park_wake_all() calls
+};
+[[nodiscard]] park_counts park_counters() noexcept;
+
 }  // namespace steward::platform
