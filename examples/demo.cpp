@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   g_pipe.pipe_write = fds[1];
 
   std::printf("steward demo: root{acquisition{sampler, filter}, logger} -> %s\n\n", g_pipe.log_path);
-  g_tree.set_event_hook(&on_tree_event, nullptr);
+  if (!g_tree.set_event_hook(&on_tree_event, nullptr)) return 1;
   const bool built = build_tree();
   auto started = g_tree.start();
   note("tree started: sampler, filter (acquisition), logger");

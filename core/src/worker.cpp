@@ -178,6 +178,7 @@ bool worker::is_current_thread() const noexcept {
 }
 
 result<exit_report> worker::last_exit() const noexcept {
+  if (is_current_thread() && m_reporting) return m_last_exit;  // a hook on the worker's thread
   platform::lock_guard lock(m_mutex);  // never held by the worker across a callback
   const auto s = state();
   if (s == worker_state::idle) return fail(errc::not_running, name());
@@ -536,7 +537,7 @@ bool worker::enter() noexcept {
   for (;;) {
     const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::entered);
     STEWARD_REQUIRE(k_module, 310, row != nullptr);
-    if (row->to == worker_state::stopping) return false;
+    if (row->to == worker_state::stopping || stop_flag_of(ctrl)) return false;
     const std::uint32_t next = with_state(ctrl, row->to);
     if (next == ctrl || m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) return true;
   }
@@ -547,6 +548,7 @@ void worker::mark_initialised() noexcept {
   while (!initialised_of(ctrl)) {
     const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::initialised);
     if (row == nullptr) return;  // paused: only reachable after the first safe point marked it
+    if (row->to == worker_state::stopping) return;  // the table: no effect once it is ending
     if (m_ctrl.compare_exchange_weak(ctrl, with_state(ctrl, row->to) | k_ctrl_initialised,
                                      std::memory_order_seq_cst)) {
       wake_controllers();  // wait_initialised() callers
@@ -615,9 +617,12 @@ void worker::run() noexcept {
     platform::lock_guard lock(m_mutex);
     again = finish_incarnation_locked(report);
   }
-  // No steward lock is held from here on: hooks may query this worker (NOTE-5).
+  // No steward lock is held from here on: hooks may query this worker (NOTE-5), and last_exit()
+  // from this thread returns the report being announced.
+  m_reporting = true;
   if (again) m_config.decide_restart(m_config.on_exit_user, report, restart_phase::committed);
   if (m_config.on_exit != nullptr) m_config.on_exit(m_config.on_exit_user, m_config.name, report);
+  m_reporting = false;
   t_current_worker = nullptr;
   if (again) {
     wake_controllers();  // waiters on the old generation see it ended
@@ -644,7 +649,9 @@ bool worker::finish_incarnation_locked(const exit_report& report) noexcept {
   m_cleanup.reset(new_gen);
   m_generation.store(new_gen, std::memory_order_seq_cst);  // before the word, as in start()
   for (;;) {
-    const std::uint32_t next = fresh(row->to) | (ctrl & k_ctrl_stop);
+    // An async stop that landed while the decider ran carries over: the new incarnation begins
+    // as stopping, so its body never runs (stopped_before_start) and it then ends for good.
+    const std::uint32_t next = stop_flag_of(ctrl) ? fresh(worker_state::stopping) | k_ctrl_stop : fresh(row->to);
     if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
   }
   return true;

@@ -82,7 +82,7 @@ const char* to_string(tree_event_kind k) noexcept {
 // ---------------------------------------------------------------- supervisor_base
 
 result<void> supervisor_base::configure(const supervisor_config& config) noexcept {
-  if (m_tree != nullptr && m_tree->state() == tree_state::running)
+  if (const tree_base* t = m_tree.load(std::memory_order_acquire); t != nullptr && t->state() == tree_state::running)
     return fail(errc::already_running, config.name);
   if (config.name == nullptr || config.period <= duration::zero() ||
       config.intensity > intensity_window::k_max_intensity) {
@@ -93,7 +93,7 @@ result<void> supervisor_base::configure(const supervisor_config& config) noexcep
 }
 
 result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
-  if (m_tree != nullptr && m_tree->state() == tree_state::running)
+  if (const tree_base* t = m_tree.load(std::memory_order_acquire); t != nullptr && t->state() == tree_state::running)
     return fail(errc::already_running, spec.id);
   const bool is_worker = spec.worker_slot != nullptr;
   const bool is_supervisor = spec.supervisor != nullptr;
@@ -177,7 +177,7 @@ void tree_base::emit(tree_event_kind kind, const supervisor_base& sup, const slo
 // ---------------------------------------------------------------- queries about membership
 
 bool tree_base::contains(const supervisor_base& sup) const noexcept {
-  return sup.m_tree == this;
+  return sup.m_tree.load(std::memory_order_acquire) == this;
 }
 
 bool tree_base::called_from_tree(const supervisor_base& sup) const noexcept {
@@ -220,17 +220,19 @@ duration tree_base::shutdown_budget(const slot& s) const noexcept {
 
 result<void> tree_base::validate(supervisor_base& sup, supervisor_base* parent, std::size_t depth) noexcept {
   if (depth > k_max_depth) return fail(errc::invalid_argument, sup.name(), static_cast<std::int32_t>(depth));
-  if (sup.m_tree != nullptr && sup.m_tree != this) return fail(errc::invalid_handle, sup.name());
+  const tree_base* owner = sup.m_tree.load(std::memory_order_acquire);
+  if (owner != nullptr && owner != this) return fail(errc::invalid_handle, sup.name());
   if (sup.m_config.intensity > intensity_window::k_max_intensity)
     return fail(errc::invalid_argument, sup.name());
-  sup.m_tree = this;
+  if (owner == nullptr) sup.m_tree.store(this, std::memory_order_release);  // written once (INV-18)
   sup.m_parent = parent;
   const std::size_t minimum = platform::min_stack_size();
   for (std::size_t i = 0; i < sup.m_count; ++i) {
     slot& s = sup.m_slots[i];
     if (!s.in_use) continue;
     if (s.spec.supervisor != nullptr) {
-      if (s.spec.supervisor->m_tree != nullptr && s.spec.supervisor->m_tree != this) {
+      const tree_base* nested_owner = s.spec.supervisor->m_tree.load(std::memory_order_acquire);
+      if (nested_owner != nullptr && nested_owner != this) {
         return fail(errc::invalid_handle, s.spec.id);  // it belongs to another tree (INV-18)
       }
       if (s.spec.supervisor->m_parent_slot != nullptr && s.spec.supervisor->m_parent_slot != &s) {
@@ -418,8 +420,23 @@ result<void> tree_base::start_supervisor(supervisor_base& sup, time_point now) n
 
 result<void> tree_base::start() noexcept {
   if (called_from_tree()) return fail(errc::would_deadlock, m_root.name());
-  op_guard op(m_op, this);
-  if (state() == tree_state::running) return fail(errc::already_running, m_root.name());
+  for (;;) {
+    worker_handle previous_runner;
+    {
+      op_guard op(m_op, this);
+      if (state() == tree_state::running) return fail(errc::already_running, m_root.name());
+      if (is_terminal(m_runner.state())) return start_locked();
+      previous_runner = m_runner.handle();
+    }
+    // The previous run's runner has not left yet (a stop() on another thread is about to stop
+    // it, or the runner stopped the tree itself). Stop that incarnation - outside m_op, which it
+    // may be waiting for - and look again.
+    auto stopped = previous_runner.stop(k_runner_stop);
+    if (!stopped && stopped.error() == errc::timeout) return fail(errc::stopping, "tree-runner");
+  }
+}
+
+result<void> tree_base::start_locked() noexcept {
   STEWARD_TRY(validate(m_root, nullptr, 0));
   STEWARD_TRY(check_unique_workers());
   worker_config runner_cfg;
@@ -568,8 +585,10 @@ result<void> tree_base::stop() noexcept {
   if (called_from_tree()) return fail(errc::would_deadlock, m_root.name());
   const char* first_hung = nullptr;
   std::size_t hung = 0;
+  worker_handle runner_of_this_run;
   {
     op_guard op(m_op, this);
+    runner_of_this_run = m_runner.handle();  // a start() after us gets a runner of its own
     const auto s = state();
     if (s == tree_state::running) {
       hung = stop_supervisor(m_root, now_or_zero(), &first_hung);
@@ -580,10 +599,13 @@ result<void> tree_base::stop() noexcept {
       hung = recheck_quarantined(m_root, &first_hung);
     }
   }
-  // Outside m_op: the runner may be waiting for it; it sees the state and leaves.
-  auto runner = m_runner.stop(k_runner_stop);
+  // Outside m_op: the runner may be waiting for it; it sees the state and leaves. Through the
+  // handle taken under m_op: never the runner of a run that another thread started since.
+  if (!runner_of_this_run.is_null()) {
+    auto runner = runner_of_this_run.stop(k_runner_stop);
+    if (!runner && runner.error() != errc::stale_handle && hung == 0) return fail(runner.error());
+  }
   if (hung != 0) return fail(errc::timeout, first_hung, static_cast<std::int32_t>(hung));
-  if (!runner) return fail(runner.error());
   return {};
 }
 
@@ -619,15 +641,16 @@ std::size_t tree_base::recheck_quarantined(supervisor_base& sup, const char** fi
 bool tree_base::decide_restart_in_place(void* user, const exit_report& report, restart_phase phase) noexcept {
   auto* s = static_cast<slot*>(user);
   supervisor_base& sup = *s->owner;
-  tree_base& tree = *sup.m_tree;
+  tree_base& tree = *sup.m_tree.load(std::memory_order_relaxed);
   const bool abnormal = is_failure(report.reason);
   if (phase == restart_phase::committed) {  // the worker has published its next generation
+    // The exit event names the incarnation that ended, the restart event the one that runs now.
+    tree.emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, s, report.err,
+              {}, report.reason);
     {
       platform::lock_guard lock(tree.m_state);
       s->generation = s->spec.worker_slot->generation();  // numbers are the worker's to issue
     }
-    tree.emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, s, report.err,
-              {}, report.reason);
     tree.emit(tree_event_kind::child_restarted, sup, s);
     t_tree_op = nullptr;
     tree.m_op.unlock();
@@ -664,7 +687,7 @@ void tree_base::on_worker_exit(void* user, const char*, const exit_report& repor
   auto* s = static_cast<slot*>(user);
   if (s->restarted_in_place.load(std::memory_order_relaxed) == report.generation) return;  // handled
   s->exit_seen.store(report.generation, std::memory_order_release);
-  s->owner->m_tree->post_event();
+  s->owner->m_tree.load(std::memory_order_relaxed)->post_event();
 }
 
 void tree_base::post_event() noexcept {
@@ -1000,7 +1023,7 @@ result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_repo
   {
     op_guard op(m_op, this);
     if (state() != tree_state::running || !sub.m_running) return fail(errc::not_running, sub.name());
-    round = ++m_pause_round;
+    round = m_resume_round;
     run = m_run.load(std::memory_order_relaxed);
     request_pause_walk(sub);  // every worker is asked first, so they park in parallel
   }
@@ -1009,7 +1032,7 @@ result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_repo
   if (state() != tree_state::running || m_run.load(std::memory_order_relaxed) != run || !sub.m_running) {
     return fail(errc::stopping, sub.name());  // a stop went ahead of this pause
   }
-  if (m_pause_round != round || !sub.m_paused) return fail(errc::cancelled, sub.name());  // a resume did
+  if (m_resume_round != round || !sub.m_paused) return fail(errc::cancelled, sub.name());  // a resume did
   if (out.count != 0) return fail(errc::timeout, out.not_parked[0], static_cast<std::int32_t>(out.count));
   emit(tree_event_kind::subtree_paused, sub, nullptr, {}, now_or_zero() - *start);
   return {};
@@ -1043,7 +1066,7 @@ result<void> tree_base::resume(supervisor_base& sub) noexcept {
   {
     op_guard op(m_op, this);
     if (state() != tree_state::running) return fail(errc::not_running, sub.name());
-    ++m_pause_round;  // a pause() still waiting returns cancelled
+    ++m_resume_round;  // a pause() still waiting returns cancelled
     resume_walk(sub);
     emit(tree_event_kind::subtree_resumed, sub, nullptr);
   }
@@ -1091,6 +1114,9 @@ result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noex
   slot* s = *found;
   if (s->active) return fail(errc::already_running, id);
   if (state() != tree_state::running || !sup.m_running) return fail(errc::not_running, id);
+  // A paused subtree (or one whose pause is being acknowledged) starts nothing: a child started
+  // now would run while pause() reports everything parked. Resume first.
+  if (sup.m_paused) return fail(errc::already_paused, id);
   return start_child(sup, *s, now_or_zero());
 }
 

@@ -728,3 +728,223 @@ TEST_CASE("issue7: pthread_exit in a body is a named contract violation, not a s
 #endif
 #endif
 }
+
+// ------------------------------------------------------------------ found by the break-it review
+
+namespace {
+struct slow_decider {
+  std::atomic<int> phase{0};  // 1: the decide phase runs; 2: the async stop was sent
+  std::atomic<int> incarnations{0};
+  std::atomic<bool> later_body_ran{false};
+  static bool decide(void* user, const steward::exit_report&, steward::restart_phase ph) noexcept {
+    auto* self = static_cast<slow_decider*>(user);
+    if (ph == steward::restart_phase::decide && self->incarnations.load() == 1) {
+      self->phase = 1;
+      while (self->phase.load() != 2) std::this_thread::yield();  // hold the window open
+    }
+    return self->incarnations.load() == 1;  // restart in place once
+  }
+};
+}  // namespace
+
+TEST_CASE("issue7 review: an async stop landing while the decider runs ends the next incarnation "
+          "before its body" *
+          doctest::timeout(60)) {
+  static slow_decider d;
+  steward::worker_config cfg;
+  cfg.name = "inplace";
+  cfg.decide_restart = &slow_decider::decide;
+  cfg.on_exit_user = &d;
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    if (d.incarnations.fetch_add(1) == 0) return steward::fail(errc::worker_failed);
+    d.later_body_ran = true;
+    for (;;) STEWARD_TRY(ctx.sleep_for(std::chrono::milliseconds(1)));
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(eventually([] { return d.phase.load() == 1; }));
+  w->request_stop_async();  // lands inside the decide phase (state stopping, no flag yet)
+  d.phase = 2;
+  CHECK(eventually([&] { return steward::is_terminal(w->state()); }, std::chrono::seconds(10)));
+  auto report = w->stop(k_ack);
+  REQUIRE(report);
+  CHECK(report->reason == exit_reason::stopped_before_start);
+  CHECK_FALSE(d.later_body_ran.load());
+}
+
+TEST_CASE("issue7 review: tree.stop() racing start() never stops the runner of the next run" *
+          doctest::timeout(180)) {
+  tree_fixture f(strategy::one_for_one);
+  f.add(0);
+  const std::uint32_t seed = seed_for("stop racing start");
+  std::atomic<bool> done{false};
+  std::atomic<int> bad_stop{0};
+  std::thread stopper([&] {
+    xorshift rng(seed);
+    while (!done) {
+      if (!f.tree->stop()) bad_stop.fetch_add(1);
+      rng.jitter();
+    }
+  });
+  xorshift rng(seed + 1);
+  int bad_start = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto started = f.tree->start();
+    if (!started && started.error() != errc::already_running) ++bad_start;
+    rng.jitter();
+    if (!f.tree->stop()) bad_stop.fetch_add(1);
+  }
+  done = true;
+  stopper.join();
+  CHECK(bad_start == 0);
+  CHECK(bad_stop.load() == 0);
+  REQUIRE(f.tree->start());
+  f.tree->request_stop_async();  // the runner of this run is alive and answers
+  CHECK(eventually([&] { return f.tree->state() == tree_state::stopped; }));
+  CHECK(f.tree->stop());
+}
+
+TEST_CASE("issue7 review: restart_child in a paused subtree is refused, pause stays true" *
+          doctest::timeout(120)) {
+  static std::atomic<bool> release{false};
+  tree_fixture f(strategy::one_for_one);
+  auto slow = f.k.spec(0);
+  slow.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    ctx.declare_initialised();
+    while (!release.load()) std::this_thread::yield();  // no safe point until released
+    for (;;) STEWARD_TRY(ctx.sleep_for(std::chrono::hours(1)));
+  };
+  REQUIRE(f.root.add_child(slow));
+  f.add(1);
+  REQUIRE(f.tree->start());
+  REQUIRE(f.tree->terminate_child(f.root, "c1"));
+  std::atomic<int> pause_code{-2};
+  std::thread pauser([&] { pause_code = code_of(f.tree->pause(std::chrono::seconds(30))); });
+  REQUIRE(eventually([&] { return f.k.workers[0]->state() == worker_state::pausing; }));
+  CHECK(code_of(f.tree->restart_child(f.root, "c1")) == code(errc::already_paused));
+  release = true;
+  pauser.join();
+  CHECK(pause_code == -1);
+  CHECK(f.k.workers[0]->state() == worker_state::paused);
+  CHECK(steward::is_terminal(f.k.workers[1]->state()));  // nothing runs behind the pause
+  CHECK(code_of(f.tree->restart_child(f.root, "c1")) == code(errc::already_paused));
+  REQUIRE(f.tree->resume());
+  CHECK(f.tree->restart_child(f.root, "c1"));
+  REQUIRE(f.tree->stop());
+}
+
+TEST_CASE("issue7 review: overlapping pauses of a tree and its subtree both succeed" * doctest::timeout(120)) {
+  static std::atomic<bool> release{false};
+  kit k;
+  steward::supervisor<2> root({"root", strategy::one_for_one, 5, std::chrono::hours(1)});
+  steward::supervisor<1> inner({"inner", strategy::one_for_one, 5, std::chrono::hours(1)});
+  auto slow = k.spec(0);
+  slow.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    ctx.declare_initialised();
+    while (!release.load()) std::this_thread::yield();
+    for (;;) STEWARD_TRY(ctx.sleep_for(std::chrono::hours(1)));
+  };
+  REQUIRE(root.add_child(slow));
+  REQUIRE(inner.add_child(k.spec(1)));
+  REQUIRE(root.add_child(supervisor_child("inner", inner)));
+  auto tree = std::make_unique<test_tree>(root);
+  REQUIRE(tree->start());
+  std::atomic<int> outer_code{-2};
+  std::thread outer([&] { outer_code = code_of(tree->pause(std::chrono::seconds(30))); });
+  REQUIRE(eventually([&] { return k.workers[0]->state() == worker_state::pausing; }));
+  CHECK(tree->pause(inner, k_ack));  // overlaps the waiting outer pause
+  release = true;
+  outer.join();
+  CHECK(outer_code == -1);  // said cancelled before the fix: nobody resumed
+  CHECK(k.workers[0]->state() == worker_state::paused);
+  CHECK(k.workers[1]->state() == worker_state::paused);
+  REQUIRE(tree->stop());
+}
+
+namespace {
+struct hook_reports {
+  steward::worker* child{nullptr};
+  std::atomic<int> matched{0};
+  std::atomic<int> mismatched{0};
+  static void worker_hook(void* user, const char*, const steward::exit_report& r) noexcept {
+    auto* self = static_cast<hook_reports*>(user);
+    auto last = self->child->last_exit();
+    (last && last->generation == r.generation ? self->matched : self->mismatched).fetch_add(1);
+  }
+  static void tree_hook(void* user, const steward::tree_event& e) noexcept {
+    if (e.kind != tree_event_kind::child_failed) return;
+    auto* self = static_cast<hook_reports*>(user);
+    auto last = self->child->last_exit();
+    (last && last->generation == e.generation ? self->matched : self->mismatched).fetch_add(1);
+  }
+};
+}  // namespace
+
+TEST_CASE("issue7 review: last_exit() in a hook returns the report being announced" * doctest::timeout(60)) {
+  SUBCASE("a worker's exit hook") {
+    hook_reports h;
+    steward::worker_config cfg;
+    cfg.name = "reporter";
+    cfg.body = [](steward::worker_context&) -> steward::result<void> { return steward::fail(errc::io_error); };
+    cfg.on_exit = &hook_reports::worker_hook;
+    cfg.on_exit_user = &h;
+    auto w = make_worker(cfg);
+    h.child = w.get();
+    for (int i = 0; i < 20; ++i) {
+      REQUIRE(w->start());
+      REQUIRE(w->stop(k_ack));
+    }
+    CHECK(h.matched.load() == 20);
+    CHECK(h.mismatched.load() == 0);
+  }
+  SUBCASE("a tree hook on the restart-in-place path") {
+    tree_fixture f(strategy::one_for_one, 16, std::chrono::nanoseconds(1));
+    f.add(0);
+    hook_reports h;
+    h.child = f.k.workers[0].get();
+    REQUIRE(f.tree->set_event_hook(&hook_reports::tree_hook, &h));
+    REQUIRE(f.tree->start());
+    for (int i = 0; i < 10; ++i) {
+      const int before = f.k.starts(0);
+      f.k.command(0, return_error);
+      REQUIRE(eventually([&] { return f.k.starts(0) > before; }));
+    }
+    REQUIRE(f.tree->stop());
+    CHECK(h.matched.load() == 10);
+    CHECK(h.mismatched.load() == 0);
+  }
+}
+
+TEST_CASE("issue7 review: queries racing tree.start() are race-free (TSan)" * doctest::timeout(120)) {
+  tree_fixture f(strategy::one_for_one);
+  f.add(0);
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done) {
+      static_cast<void>(f.tree->count_children(f.root));
+      static_cast<void>(f.tree->resume(f.root));
+    }
+  });
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(f.tree->start());
+    REQUIRE(f.tree->stop());
+  }
+  done = true;
+  reader.join();
+}
+
+TEST_CASE("issue7 review: a declaration after a stop request does not count as initialised" *
+          doctest::timeout(60)) {
+  steward::worker_config cfg;
+  cfg.name = "late";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    while (!ctx.should_stop()) std::this_thread::yield();
+    ctx.declare_initialised();  // too late: the incarnation is ending
+    return steward::fail(errc::stop_requested);
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  CHECK(code_of(w->stop(steward::duration::zero())) == code(errc::timeout));  // request only
+  CHECK(code_of(w->wait_initialised(k_ack)) == code(errc::stopping));
+  REQUIRE(w->stop(k_ack));
+}

@@ -155,7 +155,7 @@ struct tree_fixture {
     cfg.period = period;
     REQUIRE(root.configure(cfg));
     tree = std::make_unique<test_tree>(root);
-    tree->set_event_hook(&event_log::hook, &events);
+    REQUIRE(tree->set_event_hook(&event_log::hook, &events));
   }
   void add(int i, steward::restart_type r = steward::restart_type::permanent) {
     REQUIRE(root.add_child(k.spec(i, r)));

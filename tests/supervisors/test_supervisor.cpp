@@ -292,7 +292,7 @@ TEST_CASE("sup: a nested supervisor that gives up is restarted by its parent" * 
   REQUIRE(root.add_child(supervisor_child("acq", acq)));
   REQUIRE(root.add_child(k.spec(2)));
   auto tree = std::make_unique<test_tree>(root);
-  tree->set_event_hook(&event_log::hook, &events);
+  REQUIRE(tree->set_event_hook(&event_log::hook, &events));
   REQUIRE(tree->start());
   REQUIRE(eventually([&] { return k.trace_done.load() == 3; }));
   k.command(0, return_error);  // acq has intensity 0: it gives up, root restarts all of acq
@@ -315,7 +315,7 @@ TEST_CASE("sup: escalation climbs to the root when every level gives up" * docte
   REQUIRE(root.add_child(supervisor_child("mid", mid)));
   REQUIRE(root.add_child(k.spec(1)));
   auto tree = std::make_unique<test_tree>(root);
-  tree->set_event_hook(&event_log::hook, &events);
+  REQUIRE(tree->set_event_hook(&event_log::hook, &events));
   REQUIRE(tree->start());
   REQUIRE(eventually([&] { return k.trace_done.load() == 2; }));
   k.command(0, return_error);
@@ -594,7 +594,7 @@ TEST_CASE("sup: pausing a subtree returns once every worker below parked" * doct
   REQUIRE(root.add_child(supervisor_child("acq", acq)));
   REQUIRE(root.add_child(k.spec(2)));
   auto tree = std::make_unique<test_tree>(root);
-  tree->set_event_hook(&event_log::hook, &events);
+  REQUIRE(tree->set_event_hook(&event_log::hook, &events));
   REQUIRE(tree->start());
   REQUIRE(tree->pause(acq, k_ack));
   CHECK(k.workers[0]->state() == worker_state::paused);
@@ -767,7 +767,7 @@ TEST_CASE("sup: a one_for_one restart without backoff runs on the failing worker
   tree_fixture f(strategy::one_for_one, 16);
   thread_probe_log log;
   log.k = &f.k;
-  f.tree->set_event_hook(&thread_probe_log::hook, &log);
+  REQUIRE(f.tree->set_event_hook(&thread_probe_log::hook, &log));
   f.add(0);
   REQUIRE(f.tree->start());
   for (int n = 1; n <= 5; ++n) {  // the runner may hold the tree lock at a given instant: retry
@@ -788,7 +788,7 @@ TEST_CASE("sup: a restart with backoff is made by the runner, not the failing th
   REQUIRE(f.root.configure(cfg));
   thread_probe_log log;
   log.k = &f.k;
-  f.tree->set_event_hook(&thread_probe_log::hook, &log);
+  REQUIRE(f.tree->set_event_hook(&thread_probe_log::hook, &log));
   f.add(0);
   REQUIRE(f.tree->start());
   REQUIRE(eventually([&] { return running(f.k, 0); }));

@@ -1,13 +1,77 @@
 // Compile-time configuration. An application may supply <steward_config.hpp> on its include
-// path to override any STEWARD_* value below before it is used (ETL's etl_profile.h pattern).
+// path to set the STEWARD_* values below before they are used (ETL's etl_profile.h pattern).
+// Two kinds of setting:
+//  - free ones (STEWARD_DEFAULT_STACK_BYTES, STEWARD_DEFAULT_CLEANUP_CAPACITY) are template
+//    defaults that only the application's own objects use;
+//  - layout ones (STEWARD_BODY_STORAGE_BYTES, STEWARD_CLEANUP_STORAGE_BYTES,
+//    STEWARD_EXIT_DETAIL_BYTES, STEWARD_MAX_INTENSITY) fix the size of types that the compiled
+//    libraries share, so they are chosen when steward is built (CMake cache variables of the same
+//    names, written into the installed steward/core/build_config.hpp). An application that sets
+//    one to a different value gets a compile error naming the setting and both values.
 #pragma once
 
 #include <cstddef>
+
+#include "steward/core/build_config.hpp"
 
 #if defined(__has_include)
 #if __has_include(<steward_config.hpp>)
 #include <steward_config.hpp>
 #endif
+#endif
+
+namespace steward::detail {
+// Instantiated with (value the application set, value steward was built with): the compiler's
+// diagnostic shows both numbers next to the setting's name.
+template <unsigned long long Set, unsigned long long Built>
+struct STEWARD_BODY_STORAGE_BYTES_must_match_the_built_library {
+  static_assert(Set == Built, "STEWARD_BODY_STORAGE_BYTES differs from the value steward was built with "
+                              "(see steward/core/build_config.hpp): rebuild steward with -DSTEWARD_BODY_STORAGE_BYTES=<value>");
+  static constexpr bool ok = true;
+};
+template <unsigned long long Set, unsigned long long Built>
+struct STEWARD_CLEANUP_STORAGE_BYTES_must_match_the_built_library {
+  static_assert(Set == Built, "STEWARD_CLEANUP_STORAGE_BYTES differs from the value steward was built with "
+                              "(see steward/core/build_config.hpp): rebuild steward with -DSTEWARD_CLEANUP_STORAGE_BYTES=<value>");
+  static constexpr bool ok = true;
+};
+template <unsigned long long Set, unsigned long long Built>
+struct STEWARD_EXIT_DETAIL_BYTES_must_match_the_built_library {
+  static_assert(Set == Built, "STEWARD_EXIT_DETAIL_BYTES differs from the value steward was built with "
+                              "(see steward/core/build_config.hpp): rebuild steward with -DSTEWARD_EXIT_DETAIL_BYTES=<value>");
+  static constexpr bool ok = true;
+};
+template <unsigned long long Set, unsigned long long Built>
+struct STEWARD_MAX_INTENSITY_must_match_the_built_library {
+  static_assert(Set == Built, "STEWARD_MAX_INTENSITY differs from the value steward was built with "
+                              "(see steward/core/build_config.hpp): rebuild steward with -DSTEWARD_MAX_INTENSITY=<value>");
+  static constexpr bool ok = true;
+};
+}  // namespace steward::detail
+
+#if defined(STEWARD_BODY_STORAGE_BYTES)
+static_assert(steward::detail::STEWARD_BODY_STORAGE_BYTES_must_match_the_built_library<
+              STEWARD_BODY_STORAGE_BYTES, STEWARD_BUILT_BODY_STORAGE_BYTES>::ok);
+#else
+#define STEWARD_BODY_STORAGE_BYTES STEWARD_BUILT_BODY_STORAGE_BYTES
+#endif
+#if defined(STEWARD_CLEANUP_STORAGE_BYTES)
+static_assert(steward::detail::STEWARD_CLEANUP_STORAGE_BYTES_must_match_the_built_library<
+              STEWARD_CLEANUP_STORAGE_BYTES, STEWARD_BUILT_CLEANUP_STORAGE_BYTES>::ok);
+#else
+#define STEWARD_CLEANUP_STORAGE_BYTES STEWARD_BUILT_CLEANUP_STORAGE_BYTES
+#endif
+#if defined(STEWARD_EXIT_DETAIL_BYTES)
+static_assert(steward::detail::STEWARD_EXIT_DETAIL_BYTES_must_match_the_built_library<
+              STEWARD_EXIT_DETAIL_BYTES, STEWARD_BUILT_EXIT_DETAIL_BYTES>::ok);
+#else
+#define STEWARD_EXIT_DETAIL_BYTES STEWARD_BUILT_EXIT_DETAIL_BYTES
+#endif
+#if defined(STEWARD_MAX_INTENSITY)
+static_assert(steward::detail::STEWARD_MAX_INTENSITY_must_match_the_built_library<
+              STEWARD_MAX_INTENSITY, STEWARD_BUILT_MAX_INTENSITY>::ok);
+#else
+#define STEWARD_MAX_INTENSITY STEWARD_BUILT_MAX_INTENSITY
 #endif
 
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
@@ -33,18 +97,9 @@
 #define STEWARD_DEFAULT_CLEANUP_CAPACITY 16U
 #endif
 
-// Bytes of inline storage for a worker body's captures and for one cleanup callable's captures.
-#ifndef STEWARD_BODY_STORAGE_BYTES
-#define STEWARD_BODY_STORAGE_BYTES 64U
-#endif
-#ifndef STEWARD_CLEANUP_STORAGE_BYTES
-#define STEWARD_CLEANUP_STORAGE_BYTES 32U
-#endif
-
-// Longest text kept from an exception's what() in an exit report (including the NUL).
-#ifndef STEWARD_EXIT_DETAIL_BYTES
-#define STEWARD_EXIT_DETAIL_BYTES 48U
-#endif
+// Bytes of inline storage for a worker body's captures and for one cleanup callable's captures,
+// and the longest text kept from an exception's what() (including the NUL): layout settings,
+// defined above from the built library's values.
 
 namespace steward::config {
 inline constexpr std::size_t default_stack_bytes = STEWARD_DEFAULT_STACK_BYTES;

@@ -9,8 +9,19 @@
 
 namespace steward {
 
+// tl::expected with [[nodiscard]] on the type: an ignored steward result (`w.pause(1s);`) is a
+// warning - an error in steward's own targets - whatever function returned it. It adds nothing
+// else and converts both ways with tl::expected<T, error> (and_then / map chains).
 template <class T>
-using result = tl::expected<T, error>;
+class [[nodiscard]] result : public tl::expected<T, error> {
+  using base = tl::expected<T, error>;
+
+ public:
+  using base::base;
+  constexpr result() = default;
+  constexpr result(const base& other) : base(other) {}                   // NOLINT(google-explicit-constructor)
+  constexpr result(base&& other) noexcept : base(static_cast<base&&>(other)) {}  // NOLINT(google-explicit-constructor)
+};
 
 // Shorthand for returning an error: `return fail(errc::timeout, name);`
 [[nodiscard]] constexpr tl::unexpected<error> fail(errc code, const char* subject = nullptr,

@@ -22,7 +22,8 @@ class inplace_function<R(Args...), Bytes> {
   inplace_function(F&& f) noexcept {  // NOLINT(google-explicit-constructor): callable-like
     using fn = std::decay_t<F>;
     static_assert(sizeof(fn) <= Bytes,
-                  "callable too large: capture less or raise the *_STORAGE_BYTES config");
+                  "callable too large: capture less, or rebuild steward with a larger "
+                  "-DSTEWARD_BODY_STORAGE_BYTES / -DSTEWARD_CLEANUP_STORAGE_BYTES (layout settings)");
     static_assert(alignof(fn) <= alignof(std::max_align_t), "callable over-aligned");
     static_assert(std::is_trivially_copyable_v<fn> && std::is_trivially_destructible_v<fn>,
                   "callable must be trivially copyable (capture pointers, references or values)");

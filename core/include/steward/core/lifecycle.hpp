@@ -70,7 +70,7 @@ inline constexpr lifecycle_transition lifecycle_table[] = {
   {worker_state::stopping, lifecycle_event::body_returned, worker_state::stopping, "/ run cleanup"},
   {worker_state::stopping, lifecycle_event::exited_clean,  worker_state::stopped,  "/ publish exit report"},
   {worker_state::stopping, lifecycle_event::exited_failed, worker_state::failed,   "/ publish exit report"},
-  {worker_state::stopping, lifecycle_event::restart_in_place, worker_state::starting, "[no stop requested when decided] / new generation, same thread; an async stop landing meanwhile carries over"},
+  {worker_state::stopping, lifecycle_event::restart_in_place, worker_state::starting, "[no stop requested when decided] / new generation, same thread (an async stop landing meanwhile makes it stopping: the body never runs)"},
   {worker_state::idle,     lifecycle_event::stop_request,  worker_state::idle,     "/ no-op"},
   {worker_state::stopped,  lifecycle_event::stop_request,  worker_state::stopped,  "/ no-op, returns the last exit report"},
   {worker_state::failed,   lifecycle_event::stop_request,  worker_state::failed,   "/ no-op, returns the last exit report"},

@@ -82,9 +82,9 @@ using exit_hook = void (*)(void* user, const char* worker_name, const exit_repor
 // controller lock and no stop is pending (so no controller can act in between); returning true
 // makes the same thread run the next incarnation at once - a restart without any hand-off. The
 // generation then advances under that lock, the lock is released, and the decider is called
-// once more in phase `committed` (no steward lock held; an async stop that landed in between
-// carries over to the new incarnation, which then ends as stopped_before_start). Supervisors
-// install it; it must never block.
+// once more in phase `committed` (no steward lock held; an async stop that landed while the
+// decider ran carries over: the new incarnation begins as stopping and ends as
+// stopped_before_start without running its body). Supervisors install it; it must never block.
 enum class restart_phase : std::uint8_t { decide, committed };
 using restart_decider = bool (*)(void* user, const exit_report& report, restart_phase phase) noexcept;
 
@@ -204,8 +204,9 @@ class worker {
   // A handle to the current incarnation (null if never started).
   [[nodiscard]] worker_handle handle() const noexcept;
   [[nodiscard]] const char* name() const noexcept { return m_name.load(std::memory_order_relaxed); }
-  // Returns: the last incarnation's report; not_running if never started; already_running
-  // while an incarnation is live.
+  // Returns: the last incarnation's report (also from an exit hook or a supervisor event hook
+  // running on the worker's own thread: the report being announced); not_running if never
+  // started; already_running while an incarnation is live.
   [[nodiscard]] result<exit_report> last_exit() const noexcept;
   // True when called from this worker's own thread.
   [[nodiscard]] bool is_current_thread() const noexcept;
@@ -298,6 +299,7 @@ class worker {
   platform::fd_waker m_waker;
   exit_report m_last_exit{};  // written by the worker under m_mutex before it leaves an incarnation
   std::uint32_t m_parks{0};   // parks in this incarnation; worker thread only
+  bool m_reporting{false};    // the worker's thread is running its exit hooks; worker thread only
   std::atomic<std::int64_t> m_parked_total_ns{0};
   std::atomic<std::int64_t> m_parked_since_ns{0};  // 0 when not parked
   bool m_shut_down{false};

@@ -9,9 +9,6 @@
 #include "steward/core/config.hpp"
 #include "steward/core/time.hpp"
 
-#ifndef STEWARD_MAX_INTENSITY
-#define STEWARD_MAX_INTENSITY 16U
-#endif
 
 namespace steward {
 

@@ -185,7 +185,7 @@ class supervisor_base {
   supervisor_config m_config{};
   intensity_window m_window{};
   xorshift32 m_rng{1};
-  tree_base* m_tree{nullptr};
+  std::atomic<tree_base*> m_tree{nullptr};  // set once by the first validation; read by any thread
   supervisor_base* m_parent{nullptr};
   detail::child_slot* m_parent_slot{nullptr};
   bool m_running{false};
@@ -301,6 +301,7 @@ class tree_base {
   // Mechanics.
   result<void> validate(supervisor_base& sup, supervisor_base* parent, std::size_t depth) noexcept;
   result<void> check_unique_workers() const noexcept;
+  result<void> start_locked() noexcept;
   template <class F>
   static bool for_each_worker_slot(const supervisor_base& sup, F& f) noexcept;
   result<void> start_supervisor(supervisor_base& sup, time_point now) noexcept;
@@ -339,7 +340,7 @@ class tree_base {
   // Async stop (NOTE-3): each start() begins a new run; a request names the run it was made in.
   std::atomic<std::uint32_t> m_run{0};
   std::atomic<std::uint32_t> m_stop_requested_run{0};  // 0: none; set from a signal handler
-  std::uint32_t m_pause_round{0};  // bumped by every pause and resume (under m_op)
+  std::uint32_t m_resume_round{0};  // bumped by every resume (under m_op): a waiting pause is cancelled
   std::atomic<tree_state> m_state_value{tree_state::idle};
   tree_event_hook m_hook{nullptr};
   void* m_hook_user{nullptr};
