@@ -363,6 +363,24 @@ result<exit_report> worker::stop(duration timeout) noexcept {
   return stop_generation(k_current_generation, timeout);
 }
 
+result<exit_report> worker::join(duration timeout) noexcept {
+  if (is_current_thread()) return fail(errc::would_deadlock, name());
+  const auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  std::uint32_t gen = k_current_generation;
+  {
+    platform::lock_guard lock(m_mutex);
+    STEWARD_TRY(check_generation_locked(gen));
+    if (is_terminal(state())) return m_last_exit;
+  }
+  auto outcome =
+      wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) { return is_terminal(state_of(ctrl)); });
+  if (!outcome) return fail(outcome.error());
+  platform::lock_guard lock(m_mutex);
+  if (m_last_exit.generation != gen) return fail(errc::stale_handle, name());
+  return m_last_exit;
+}
+
 result<void> worker::wait_initialised(duration timeout) noexcept {
   if (is_current_thread()) return fail(errc::would_deadlock, name());
   const auto deadline = platform::deadline_after(timeout);
@@ -625,11 +643,14 @@ void worker::run() noexcept {
   m_reporting = false;
   t_current_worker = nullptr;
   if (again) {
-    wake_controllers();  // waiters on the old generation see it ended
-    return;              // thread_entry runs the next incarnation now
+    wake_controllers();        // waiters on the old generation see it ended
+    m_exit_note.notify_all();  // and so do joiners inside bodies
+    return;                    // thread_entry runs the next incarnation now
   }
-  // Publishing the terminal state is this incarnation's last use of the slot.
+  // Publishing the terminal state is this incarnation's last use of the slot (the exit notifier
+  // belongs to the worker object, which outlives its thread).
   transition_self(is_failure(report.reason) ? lifecycle_event::exited_failed : lifecycle_event::exited_clean);
+  m_exit_note.notify_all();  // worker_context::join() callers; free when nobody waits
 }
 
 // Under m_mutex: records the report where stop() collects it and, when a restart decider is
@@ -787,6 +808,34 @@ result<void> worker_context::sleep_until(time_point deadline) noexcept {
   return slept;
 }
 
+result<exit_report> worker_context::join(worker& other, duration timeout) noexcept {
+  if (&other == &m_worker) return fail(errc::would_deadlock, m_worker.name());
+  const auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  const std::uint32_t gen = other.generation();
+  if (gen == 0) return fail(errc::not_running, other.name());
+  worker* target = &other;
+  auto ended = [target, gen] {
+    return target->generation() != gen || is_terminal(target->state());
+  };
+  STEWARD_TRY(wait_until(other.m_exit_note, ended, *deadline));
+  platform::lock_guard lock(other.m_mutex);
+  if (other.m_last_exit.generation != gen) return fail(errc::stale_handle, other.name());
+  return other.m_last_exit;
+}
+
+result<platform::io_events> worker_context::wait_readable(int fd, duration timeout) noexcept {
+  auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  return wait_readable(fd, *deadline);
+}
+
+result<platform::io_events> worker_context::wait_writable(int fd, duration timeout) noexcept {
+  auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  return wait_writable(fd, *deadline);
+}
+
 result<platform::io_events> worker_context::wait_readable(int fd, time_point deadline) noexcept {
   return m_worker.wait_fd(fd, platform::io_interest::readable, deadline);
 }
@@ -837,9 +886,13 @@ notifier::~notifier() {
 }
 
 void notifier::attach(waiter& w) noexcept {
-  platform::lock_guard lock(m_mutex);
-  w.next = m_head;
-  m_head = &w;
+  {
+    platform::lock_guard lock(m_mutex);
+    w.next = m_head;
+    m_head = &w;
+  }
+  m_waiting.fetch_add(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // NOTE-7: before the first predicate
 }
 
 void notifier::detach(waiter& w) noexcept {
@@ -847,19 +900,28 @@ void notifier::detach(waiter& w) noexcept {
   for (waiter** link = &m_head; *link != nullptr; link = &(*link)->next) {
     if (*link == &w) {
       *link = w.next;
+      m_waiting.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
   }
 }
 
 void notifier::notify_all() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // NOTE-7: after the producer's change
+  if (m_waiting.load(std::memory_order_relaxed) == 0) return;
   // Under the lock: a waiter that attached before us gets its wake word bumped, one that
   // attaches after us sees the producer's change when it evaluates its predicate.
   platform::lock_guard lock(m_mutex);
-  for (waiter* w = m_head; w != nullptr; w = w->next) {
-    w->target->m_wake.fetch_add(1, std::memory_order_seq_cst);
-    if (w->target->m_wake_sleeping.load(std::memory_order_seq_cst)) platform::park_wake_one(w->target->m_wake);
-  }
+  for (waiter* w = m_head; w != nullptr; w = w->next) w->target->wake_worker();
+}
+
+void notifier::notify_one() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // NOTE-7
+  if (m_waiting.load(std::memory_order_relaxed) == 0) return;
+  platform::lock_guard lock(m_mutex);
+  waiter* oldest = m_head;  // attach() pushes at the head: the tail has waited longest
+  while (oldest != nullptr && oldest->next != nullptr) oldest = oldest->next;
+  if (oldest != nullptr) oldest->target->wake_worker();
 }
 
 }  // namespace steward
@@ -892,3 +954,7 @@ void notifier::notify_all() noexcept {
 // then reads m_wake_sleeping; all four are seq_cst, so either the worker sees the new m_wake and
 // does not sleep, or the waker sees the flag and makes the futex call (the futex itself compares
 // m_wake atomically with the sleep, so a wake between the flag and the call is not lost).
+// NOTE-7: notifying costs one fence and one load while nobody waits. A waiter counts itself in
+// m_waiting and fences before it first evaluates its predicate; a producer changes its state,
+// fences and then reads m_waiting. The two fences order the pairs (Dekker): either the waiter's
+// predicate sees the producer's change, or the producer sees the waiter and wakes it.

@@ -14,6 +14,13 @@ result<time_point> monotonic_now() noexcept {
   return time_point{duration{ns}};
 }
 
+// libstdc++ and libc++ read steady_clock from CLOCK_MONOTONIC on Linux: same epoch, same units
+// after a cast, so the conversion is a cast (no clock reads, no skew between two readings).
+time_point from_steady(std::chrono::steady_clock::time_point t) noexcept {
+  if (t == std::chrono::steady_clock::time_point::max()) return never;
+  return time_point{std::chrono::duration_cast<duration>(t.time_since_epoch())};
+}
+
 result<time_point> deadline_after(duration d) noexcept {
   if (d == forever) return never;
   auto now = monotonic_now();

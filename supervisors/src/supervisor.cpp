@@ -10,6 +10,7 @@
 
 #include "steward/core/contract.hpp"
 #include "steward/platform/clock.hpp"
+#include "steward/platform/park.hpp"
 
 namespace steward {
 namespace {
@@ -86,9 +87,10 @@ result<void> supervisor_base::configure(const supervisor_config& config) noexcep
     return fail(errc::already_running, config.name);
   if (config.name == nullptr || config.period <= duration::zero() ||
       config.intensity > intensity_window::k_max_intensity) {
-    return fail(errc::invalid_argument, config.name);
+    return fail(errc::invalid_argument, config.name, static_cast<std::int32_t>(config.intensity));
   }
   m_config = config;
+  m_config_error = error{errc::invalid_argument, 0, nullptr};  // a good config replaces a refused one
   return {};
 }
 
@@ -174,6 +176,31 @@ void tree_base::emit(tree_event_kind kind, const supervisor_base& sup, const slo
   m_hook(m_hook_user, e);
 }
 
+// Every change of the tree's state goes through here: waiters in wait() and on the state
+// notifier see it.
+void tree_base::publish_state(tree_state s) noexcept {
+  m_state_value.store(s, std::memory_order_seq_cst);
+  m_state_changes.fetch_add(1, std::memory_order_seq_cst);
+  platform::park_wake_all(m_state_changes);
+  m_state_note.notify_all();
+}
+
+result<tree_state> tree_base::wait(duration timeout) noexcept {
+  if (called_from_tree()) return fail(errc::would_deadlock, m_root.name());
+  const auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  for (;;) {
+    const std::uint32_t seen = m_state_changes.load(std::memory_order_seq_cst);
+    const tree_state s = state();
+    if (s == tree_state::idle) return fail(errc::not_running, m_root.name());
+    if (s != tree_state::running) return s;
+    if (platform::park_wait(m_state_changes, seen, *deadline) == platform::park_status::timed_out &&
+        state() == tree_state::running) {
+      return fail(errc::timeout, m_root.name());
+    }
+  }
+}
+
 // ---------------------------------------------------------------- queries about membership
 
 bool tree_base::contains(const supervisor_base& sup) const noexcept {
@@ -222,6 +249,7 @@ result<void> tree_base::validate(supervisor_base& sup, supervisor_base* parent, 
   if (depth > k_max_depth) return fail(errc::invalid_argument, sup.name(), static_cast<std::int32_t>(depth));
   const tree_base* owner = sup.m_tree.load(std::memory_order_acquire);
   if (owner != nullptr && owner != this) return fail(errc::invalid_handle, sup.name());
+  if (sup.m_config_error.subject != nullptr) return fail(sup.m_config_error);  // refused at construction
   if (sup.m_config.intensity > intensity_window::k_max_intensity)
     return fail(errc::invalid_argument, sup.name());
   if (owner == nullptr) sup.m_tree.store(this, std::memory_order_release);  // written once (INV-18)
@@ -453,16 +481,16 @@ result<void> tree_base::start_locked() noexcept {
   if (run == 0) run = 1;
   m_run.store(run, std::memory_order_seq_cst);
   m_stop_requested_run.store(0, std::memory_order_seq_cst);
-  m_state_value.store(tree_state::running, std::memory_order_seq_cst);
+  publish_state(tree_state::running);
   auto started = start_supervisor(m_root, now);
   if (!started) {
-    m_state_value.store(tree_state::idle, std::memory_order_release);
+    publish_state(tree_state::idle);
     return started;
   }
   auto runner = m_runner.start();
   if (!runner) {
     stop_supervisor(m_root, now, nullptr);
-    m_state_value.store(tree_state::idle, std::memory_order_release);
+    publish_state(tree_state::idle);
     return fail(runner.error());
   }
   return {};
@@ -592,7 +620,7 @@ result<void> tree_base::stop() noexcept {
     const auto s = state();
     if (s == tree_state::running) {
       hung = stop_supervisor(m_root, now_or_zero(), &first_hung);
-      m_state_value.store(tree_state::stopped, std::memory_order_release);
+      publish_state(tree_state::stopped);
     } else {
       // Stopped by the runner (an async stop, auto_shutdown) or failed: children it left hung
       // are still the caller's business (waited for once more, up to their deadlines).
@@ -714,7 +742,7 @@ result<void> tree_base::runner_body(worker_context& ctx) noexcept {
       if (asked != 0 && asked == m_run.load(std::memory_order_relaxed) &&
           state() == tree_state::running) {  // from a signal, for this run
         stop_supervisor(m_root, now_or_zero(), nullptr);  // hung children stay quarantined;
-        m_state_value.store(tree_state::stopped, std::memory_order_release);  // stop() reports them
+        publish_state(tree_state::stopped);  // stop() reports them
       }
       if (state() == tree_state::running) {
         const auto now = now_or_zero();
@@ -910,7 +938,7 @@ void tree_base::fail_supervisor(supervisor_base& sup, const error& why, time_poi
       m_failure = why;
     }
     emit(tree_event_kind::tree_failed, sup, nullptr, why);  // event before state (see emit())
-    m_state_value.store(tree_state::failed, std::memory_order_release);
+    publish_state(tree_state::failed);
     return;
   }
   exit_report as_child{};
@@ -931,7 +959,7 @@ void tree_base::auto_shutdown_check(supervisor_base& sup, time_point now) noexce
   emit(tree_event_kind::auto_shutdown, sup, nullptr);
   stop_supervisor(sup, now, nullptr);
   if (&sup == &m_root) {
-    m_state_value.store(tree_state::stopped, std::memory_order_release);
+    publish_state(tree_state::stopped);
     return;
   }
   exit_report as_child{};

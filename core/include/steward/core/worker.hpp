@@ -17,6 +17,7 @@
 #include "steward/platform/io.hpp"
 #include "steward/platform/mutex.hpp"
 #include "steward/platform/park.hpp"
+#include "steward/platform/clock.hpp"
 #include "steward/platform/thread.hpp"
 
 namespace steward {
@@ -126,6 +127,37 @@ struct start_info {
   platform::thread_report thread;  // e.g. whether a real-time policy fell back
 };
 
+// A condition a body waits on: producers change their state, then call notify_all() (or
+// notify_one()). Waiting workers re-evaluate their predicate; pause and stop reach them like any
+// wait. Costs nothing to notify while nobody waits (one atomic load).
+class notifier {
+ public:
+  notifier() noexcept = default;
+  ~notifier();  // contract: no worker may still wait on it
+  notifier(const notifier&) = delete;
+  notifier& operator=(const notifier&) = delete;
+
+  // Wakes every worker waiting on this notifier. Safe from any thread (not from a signal).
+  void notify_all() noexcept;
+  // Wakes the worker that has waited longest; it re-evaluates its predicate (and waits on if it
+  // is still false: the notification is then used up, as with a condition variable).
+  void notify_one() noexcept;
+
+ private:
+  friend class worker_context;
+  friend class worker;
+  struct waiter {
+    worker* target{nullptr};
+    waiter* next{nullptr};
+  };
+  void attach(waiter& w) noexcept;
+  void detach(waiter& w) noexcept;
+
+  platform::mutex m_mutex;
+  waiter* m_head{nullptr};
+  std::atomic<std::uint32_t> m_waiting{0};  // attached waiters (read without the lock, NOTE-7)
+};
+
 class worker {
  public:
   worker(const worker&) = delete;
@@ -191,6 +223,14 @@ class worker {
   // (so many workers can be asked at once and then waited for). Acts on the incarnation current when it takes the controller lock; a stop set then
   // also forbids that incarnation's restart in place.
   result<exit_report> stop(duration timeout) noexcept;
+
+  // Waits until the current incarnation ends by itself (the body returned, or someone else
+  // stopped it), without asking it to: how a thread waits for a worker that finishes on its own.
+  // A blocking wait for ordinary threads; inside a body use worker_context::join(), which is a
+  // safe point. Returns: its exit report (at once when it has ended already); timeout naming
+  // the worker; not_running if never started; would_deadlock from the worker's own thread;
+  // stale_handle if it was restarted and ended again before this call looked (as stop()).
+  result<exit_report> join(duration timeout) noexcept;
 
   // Async-signal-safe stop request (INV-19): marks the current incarnation for stopping and wakes
   // it - atomics, a futex wake and an eventfd write, nothing else - and returns at once. Call
@@ -297,6 +337,7 @@ class worker {
   platform::thread_report m_thread_report{};
   bool m_thread_outdated{false};  // configure() changed name or scheduling
   platform::fd_waker m_waker;
+  notifier m_exit_note;  // notified when an incarnation ends (worker_context::join)
   exit_report m_last_exit{};  // written by the worker under m_mutex before it leaves an incarnation
   std::uint32_t m_parks{0};   // parks in this incarnation; worker thread only
   bool m_reporting{false};    // the worker's thread is running its exit hooks; worker thread only
@@ -320,31 +361,6 @@ class static_worker final : public worker {
  private:
   alignas(64) unsigned char m_stack_storage[StackBytes];
   cleanup_stack<CleanupCapacity> m_cleanup_storage;
-};
-
-// A condition a body waits on: producers change their state, then call notify_all().
-// Waiting workers re-evaluate their predicate; pause and stop reach them like any wait.
-class notifier {
- public:
-  notifier() noexcept = default;
-  ~notifier();  // contract: no worker may still wait on it
-  notifier(const notifier&) = delete;
-  notifier& operator=(const notifier&) = delete;
-
-  // Wakes every worker waiting on this notifier. Safe from any thread (not from a signal).
-  void notify_all() noexcept;
-
- private:
-  friend class worker_context;
-  struct waiter {
-    worker* target{nullptr};
-    waiter* next{nullptr};
-  };
-  void attach(waiter& w) noexcept;
-  void detach(waiter& w) noexcept;
-
-  platform::mutex m_mutex;
-  waiter* m_head{nullptr};
 };
 
 // Handed to the body: safe points, interruptible waits and the cleanup stack.
@@ -371,6 +387,9 @@ class worker_context {
   // Returns: ok when the time is up; stop_requested.
   result<void> sleep_for(duration d) noexcept;
   result<void> sleep_until(time_point deadline) noexcept;
+  result<void> sleep_until(std::chrono::steady_clock::time_point deadline) noexcept {
+    return sleep_until(platform::from_steady(deadline));
+  }
 
   // Waits until pred() holds (evaluated on this thread after each notify_all()).
   // Returns: ok; timeout; stop_requested.
@@ -381,12 +400,31 @@ class worker_context {
     return m_worker.wait_loop([](void* p) { return (*static_cast<Pred*>(p))(); }, &pred, deadline);
   }
   template <class Pred>
+  result<void> wait_until(notifier& n, Pred pred, std::chrono::steady_clock::time_point deadline) noexcept {
+    return wait_until(n, pred, platform::from_steady(deadline));
+  }
+  template <class Pred>
   result<void> wait_for(notifier& n, Pred pred, duration timeout) noexcept;
+
+  // Waits, as a safe point, until `other`'s current incarnation ends by itself (worker::join()
+  // for a body). Returns: its exit report; timeout; stop_requested; not_running (never
+  // started); would_deadlock (other is this worker); stale_handle as worker::join().
+  result<exit_report> join(worker& other, duration timeout) noexcept;
 
   // Waits until fd is readable / writable (hang-up counts as readable).
   // Returns: the events seen; timeout; stop_requested; io_error; platform_error.
+  // The deadline may be steward's time_point, a std::chrono::steady_clock::time_point, or a
+  // duration from now.
   result<platform::io_events> wait_readable(int fd, time_point deadline = never) noexcept;
   result<platform::io_events> wait_writable(int fd, time_point deadline = never) noexcept;
+  result<platform::io_events> wait_readable(int fd, duration timeout) noexcept;
+  result<platform::io_events> wait_writable(int fd, duration timeout) noexcept;
+  result<platform::io_events> wait_readable(int fd, std::chrono::steady_clock::time_point deadline) noexcept {
+    return wait_readable(fd, platform::from_steady(deadline));
+  }
+  result<platform::io_events> wait_writable(int fd, std::chrono::steady_clock::time_point deadline) noexcept {
+    return wait_writable(fd, platform::from_steady(deadline));
+  }
 
   // The cleanup stack of this incarnation (see cleanup_stack_base).
   template <class F>

@@ -173,6 +173,9 @@ class supervisor_base {
   [[nodiscard]] const supervisor_config& config() const noexcept { return m_config; }
 
  protected:
+  void remember_config_error(const result<void>& configured, const char* name) noexcept {
+    if (!configured) m_config_error = error{configured.error().code, configured.error().value, name != nullptr ? name : "supervisor"};
+  }
   supervisor_base(detail::child_slot* slots, std::size_t capacity) noexcept
       : m_slots(slots), m_capacity(capacity) {}
   ~supervisor_base() = default;
@@ -183,6 +186,7 @@ class supervisor_base {
   std::size_t m_capacity;
   std::size_t m_count{0};
   supervisor_config m_config{};
+  error m_config_error{errc::invalid_argument, 0, nullptr};  // subject set: the last config was refused
   intensity_window m_window{};
   xorshift32 m_rng{1};
   std::atomic<tree_base*> m_tree{nullptr};  // set once by the first validation; read by any thread
@@ -198,8 +202,10 @@ template <std::size_t Capacity>
 class supervisor final : public supervisor_base {
  public:
   static_assert(Capacity > 0, "a supervisor needs at least one child slot");
+  // A config that configure() refuses is kept as an error: the tree's validation then fails
+  // with it (subject = the config's name), so a bad supervisor never runs on defaults.
   explicit supervisor(const supervisor_config& config = {}) noexcept : supervisor_base(m_storage, Capacity) {
-    static_cast<void>(configure(config));
+    remember_config_error(configure(config), config.name);
   }
 
  private:
@@ -269,6 +275,15 @@ class tree_base {
   [[nodiscard]] result<std::size_t> snapshot(child_snapshot* out, std::size_t capacity) const noexcept;
 
   [[nodiscard]] tree_state state() const noexcept { return m_state_value.load(std::memory_order_acquire); }
+
+  // Waits until the tree is no longer running: stopped (stop() on another thread, an async stop,
+  // auto-shutdown) or failed (the root gave up). A blocking wait for ordinary threads; inside a
+  // worker body wait on state_notifier() with ctx.wait_for(...), which is a safe point.
+  // Returns: the state reached (at once if it is not running); timeout; not_running if it never
+  // started (or its start failed); would_deadlock from a thread of this tree.
+  result<tree_state> wait(duration timeout) noexcept;
+  // Notified after every change of state(): for waits inside worker bodies.
+  [[nodiscard]] notifier& state_notifier() noexcept { return m_state_note; }
   // The reason the root gave up (state() == failed).
   [[nodiscard]] error failure() const noexcept;
   [[nodiscard]] supervisor_base& root() noexcept { return m_root; }
@@ -326,6 +341,7 @@ class tree_base {
   void emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err = {},
             duration delay = {}, exit_reason reason = exit_reason::returned) noexcept;
   void wait_for_stragglers(supervisor_base& sup) noexcept;
+  void publish_state(tree_state s) noexcept;
   bool still_hung(slot& s) noexcept;
   std::size_t snapshot_walk(const supervisor_base& sup, const char* prefix, child_snapshot* out,
                             std::size_t capacity, std::size_t at, time_point now) const noexcept;
@@ -342,6 +358,8 @@ class tree_base {
   std::atomic<std::uint32_t> m_stop_requested_run{0};  // 0: none; set from a signal handler
   std::uint32_t m_resume_round{0};  // bumped by every resume (under m_op): a waiting pause is cancelled
   std::atomic<tree_state> m_state_value{tree_state::idle};
+  std::atomic<std::uint32_t> m_state_changes{0};  // bumped after every state change; wait() parks on it
+  notifier m_state_note;
   tree_event_hook m_hook{nullptr};
   void* m_hook_user{nullptr};
   error m_failure{};

@@ -1,0 +1,217 @@
+// Regressions of the application-code issue (#10): misuse that used to pass silently.
+#include <unistd.h>
+
+#include "steward/platform/clock.hpp"
+#include "supervisor_kit.hpp"
+
+using namespace testutil;
+using steward::errc;
+using steward::strategy;
+using steward::tree_state;
+
+TEST_CASE("issue10: a supervisor built from a bad config fails the tree's validation with its name" *
+          doctest::timeout(60)) {
+  SUBCASE("intensity out of range") {
+    kit k;
+    steward::supervisor<2> big({"big", strategy::one_for_all, 20, std::chrono::seconds(10)});
+    CHECK(big.name() != std::string("big"));  // it did not take the config ...
+    REQUIRE(big.add_child(k.spec(0)));
+    test_tree tree(big);
+    auto started = tree.start();
+    REQUIRE_FALSE(started);  // ... and it does not run on defaults either
+    CHECK(started.error() == errc::invalid_argument);
+    CHECK(std::string(started.error().subject) == "big");
+    CHECK(started.error().value == 20);
+    CHECK(tree.state() == tree_state::idle);
+    CHECK(k.starts(0) == 0);
+  }
+  SUBCASE("a zero period, nested") {
+    kit k;
+    steward::supervisor<1> root;
+    steward::supervisor<1> inner({"inner", strategy::one_for_one, 1, std::chrono::seconds(0)});
+    REQUIRE(inner.add_child(k.spec(0)));
+    REQUIRE(root.add_child(supervisor_child("inner", inner)));
+    test_tree tree(root);
+    auto started = tree.start();
+    REQUIRE_FALSE(started);
+    CHECK(std::string(started.error().subject) == "inner");
+    CHECK(k.starts(0) == 0);
+  }
+  SUBCASE("a later good configure() clears it") {
+    kit k;
+    steward::supervisor<1> sup({"big", strategy::one_for_all, 20, std::chrono::seconds(10)});
+    REQUIRE(sup.configure({"fixed", strategy::one_for_all, 3, std::chrono::seconds(10)}));
+    REQUIRE(sup.add_child(k.spec(0)));
+    test_tree tree(sup);
+    REQUIRE(tree.start());
+    REQUIRE(tree.stop());
+  }
+}
+
+// ------------------------------------------------------------------ waiting for an exit
+
+TEST_CASE("issue10: join() waits for a body that returns by itself, with a deadline" * doctest::timeout(60)) {
+  static std::atomic<bool> finish{false};
+  finish = false;
+  steward::worker_config cfg;
+  cfg.name = "finisher";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    while (!finish.load()) STEWARD_TRY(ctx.checkpoint());
+    return {};
+  };
+  auto w = make_worker(cfg);
+  CHECK(code_of(w->join(k_ack)) == code(errc::not_running));  // never started
+  REQUIRE(w->start());
+  CHECK(code_of(w->join(std::chrono::milliseconds(1))) == code(errc::timeout));
+  CHECK_FALSE(steward::is_terminal(w->state()));  // a join asks nothing of the worker
+  finish = true;
+  auto report = w->join(k_ack);
+  REQUIRE(report);
+  CHECK(report->reason == steward::exit_reason::returned);
+  CHECK(report->generation == w->generation());
+  auto again = w->join(k_ack);  // ended already: at once, the same report
+  REQUIRE(again);
+  CHECK(again->generation == report->generation);
+}
+
+TEST_CASE("issue10: a body joins another worker as a safe point that pause and stop reach" *
+          doctest::timeout(60)) {
+  static std::atomic<bool> finish{false};
+  static std::atomic<int> joined_reason{-1};
+  finish = false;
+  steward::worker_config target_cfg;
+  target_cfg.name = "target";
+  target_cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    while (!finish.load()) STEWARD_TRY(ctx.sleep_for(std::chrono::microseconds(200)));
+    return {};
+  };
+  auto target = make_worker(target_cfg);
+  static test_worker* target_ptr = nullptr;
+  target_ptr = target.get();
+  steward::worker_config joiner_cfg;
+  joiner_cfg.name = "joiner";
+  joiner_cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    auto report = ctx.join(*target_ptr, std::chrono::hours(1));
+    if (!report) return steward::fail(report.error());
+    joined_reason = static_cast<int>(report->reason);
+    return {};
+  };
+  auto joiner = make_worker(joiner_cfg);
+  REQUIRE(target->start());
+  REQUIRE(joiner->start());
+  REQUIRE(joiner->pause(k_ack));  // parked inside the join
+  REQUIRE(joiner->resume());
+  finish = true;
+  auto joined = joiner->join(k_ack);
+  REQUIRE(joined);
+  CHECK(joined->reason == steward::exit_reason::returned);
+  CHECK(joined_reason == static_cast<int>(steward::exit_reason::returned));
+
+  finish = false;  // and a stop ends the join at once
+  REQUIRE(target->start());
+  REQUIRE(joiner->start());
+  REQUIRE(joiner->wait_initialised(k_ack));
+  auto stopped = joiner->stop(k_ack);
+  REQUIRE(stopped);
+  CHECK(stopped->reason == steward::exit_reason::stopped);
+  finish = true;
+  CHECK(target->join(k_ack));
+}
+
+TEST_CASE("issue10: tree.wait() returns once the tree fails or stops on its own" * doctest::timeout(60)) {
+  tree_fixture f(strategy::one_for_one, 0);
+  f.add(0);
+  CHECK(code_of(f.tree->wait(k_ack)) == code(errc::not_running));
+  REQUIRE(f.tree->start());
+  CHECK(code_of(f.tree->wait(std::chrono::milliseconds(1))) == code(errc::timeout));
+  f.k.command(0, return_error);  // intensity 0: the root gives up
+  auto reached = f.tree->wait(k_ack);
+  REQUIRE(reached);
+  CHECK(*reached == tree_state::failed);
+  CHECK(f.events.count(steward::tree_event_kind::tree_failed) == 1);  // event before state
+  CHECK(f.tree->stop());
+  REQUIRE(f.tree->start());
+  f.tree->request_stop_async();
+  reached = f.tree->wait(k_ack);
+  REQUIRE(reached);
+  CHECK(*reached == tree_state::stopped);
+  CHECK(f.tree->stop());
+}
+
+// ------------------------------------------------------------------ std::chrono at the surface
+
+TEST_CASE("issue10: every wait takes steady_clock deadlines and durations" * doctest::timeout(60)) {
+  static int read_fd = -1;
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  read_fd = fds[0];
+  static std::atomic<int> step{0};
+  steward::worker_config cfg;
+  cfg.name = "chrono";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    using clock = std::chrono::steady_clock;
+    STEWARD_TRY(ctx.sleep_until(clock::now() + std::chrono::milliseconds(1)));
+    steward::notifier never_notified;
+    auto timed_out = ctx.wait_until(never_notified, [] { return false; }, clock::now() + std::chrono::milliseconds(1));
+    if (timed_out || timed_out.error() != errc::timeout) return steward::fail(errc::invalid_argument, "notifier");
+    auto quiet = ctx.wait_readable(read_fd, clock::now() + std::chrono::milliseconds(1));
+    if (quiet || quiet.error() != errc::timeout) return steward::fail(errc::invalid_argument, "fd deadline");
+    auto quiet2 = ctx.wait_readable(read_fd, std::chrono::milliseconds(1));
+    if (quiet2 || quiet2.error() != errc::timeout) return steward::fail(errc::invalid_argument, "fd duration");
+    step = 1;
+    auto ready = ctx.wait_readable(read_fd, clock::now() + std::chrono::hours(1));
+    if (!ready) return steward::fail(ready.error());
+    step = 2;
+    return {};
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(eventually([] { return step.load() == 1; }));
+  REQUIRE(write(fds[1], "x", 1) == 1);
+  auto report = w->join(k_ack);
+  REQUIRE(report);
+  CHECK(report->reason == steward::exit_reason::returned);
+  CHECK(step == 2);
+  close(fds[0]);
+  close(fds[1]);
+  CHECK(steward::platform::from_steady(std::chrono::steady_clock::time_point::max()) == steward::never);
+}
+
+TEST_CASE("issue10: notify_one wakes the longest waiter only" * doctest::timeout(60)) {
+  static steward::notifier note;
+  static std::atomic<int> tokens{0};
+  static std::atomic<int> took[2];
+  static std::atomic<int> waiting{0};
+  tokens = 0;
+  took[0] = took[1] = 0;
+  waiting = 0;
+  auto make = [](int i) {
+    steward::worker_config cfg;
+    cfg.name = i == 0 ? "first" : "second";
+    cfg.body = [i](steward::worker_context& ctx) -> steward::result<void> {
+      for (;;) {
+        waiting.fetch_add(1);
+        STEWARD_TRY(ctx.wait_until(note, [] {
+          int t = tokens.load();
+          while (t > 0 && !tokens.compare_exchange_weak(t, t - 1)) {
+          }
+          return t > 0;
+        }, steward::never));
+        took[i].fetch_add(1);
+      }
+    };
+    return cfg;
+  };
+  auto a = make_worker(make(0));
+  auto b = make_worker(make(1));
+  REQUIRE(a->start());
+  REQUIRE(eventually([] { return waiting.load() == 1; }));
+  REQUIRE(b->start());
+  REQUIRE(eventually([] { return waiting.load() == 2; }));
+  tokens = 1;
+  note.notify_one();
+  REQUIRE(eventually([] { return took[0].load() + took[1].load() == 1; }));
+  CHECK(took[0] == 1);  // the one that waited longest
+  CHECK(a->stop(k_ack));
+  CHECK(b->stop(k_ack));
+}
