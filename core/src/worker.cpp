@@ -785,6 +785,92 @@ result<platform::io_events> worker::wait_fd(int fd, platform::io_interest intere
   }
 }
 
+// Detaches the notifier nodes of a wait_any() on every way out.
+class worker::attached_nodes {
+ public:
+  attached_nodes() noexcept = default;
+  ~attached_nodes() {
+    for (std::size_t i = 0; i < m_count; ++i) m_notifiers[i]->detach(m_nodes[i]);
+  }
+  attached_nodes(const attached_nodes&) = delete;
+  attached_nodes& operator=(const attached_nodes&) = delete;
+  void attach(notifier& n, notifier::waiter node) noexcept {
+    m_nodes[m_count] = node;
+    m_notifiers[m_count] = &n;
+    n.attach(m_nodes[m_count]);
+    ++m_count;
+  }
+
+ private:
+  notifier::waiter m_nodes[k_max_wait_sources]{};
+  notifier* m_notifiers[k_max_wait_sources]{};
+  std::size_t m_count{0};
+};
+
+result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t count,
+                                         time_point deadline) noexcept {
+  if (count == 0 || count > k_max_wait_sources) {
+    return fail(errc::invalid_argument, "wait_any", static_cast<std::int32_t>(count));
+  }
+  mark_initialised();
+  attached_nodes nodes;
+  platform::fd_request fds[platform::k_max_wait_fds];
+  std::size_t fd_source[platform::k_max_wait_fds]{};
+  std::size_t fd_count = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const wait_source& s = sources[i];
+    if (s.m_kind == wait_source::kind::notified) {
+      nodes.attach(*s.m_notifier, notifier::waiter{this, nullptr});
+      continue;
+    }
+    if (s.m_fd < 0) return fail(errc::io_error, "fd", s.m_fd);
+    fds[fd_count] = platform::fd_request{
+        s.m_fd, s.m_kind == wait_source::kind::readable ? platform::io_interest::readable : platform::io_interest::writable};
+    fd_source[fd_count++] = i;
+  }
+  bool deadline_passed = false;
+  for (;;) {
+    const std::uint32_t seen = m_wake.load(std::memory_order_seq_cst);  // NOTE-2
+    const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
+    if (s == worker_state::stopping) return fail(errc::stop_requested, name());
+    if (s == worker_state::pausing || s == worker_state::paused) {
+      STEWARD_TRY(park());
+      continue;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      if (sources[i].m_kind == wait_source::kind::notified && sources[i].m_ready(sources[i].m_ready_arg)) {
+        return wait_any_result{i, {}};
+      }
+    }
+    if (deadline_passed) return fail(errc::timeout, name());
+    if (fd_count == 0) {
+      deadline_passed = sleep_on_wake(seen, deadline, 0) == platform::park_status::timed_out;
+      continue;
+    }
+    // NOTE-1, extended: a notifier bumps m_wake before it reads m_in_fd_wait, so either it
+    // signals the eventfd or this re-read of m_wake sees its bump.
+    m_in_fd_wait.store(true, std::memory_order_seq_cst);
+    if (state_of(m_ctrl.load(std::memory_order_seq_cst)) != worker_state::running ||
+        m_wake.load(std::memory_order_seq_cst) != seen) {
+      m_in_fd_wait.store(false, std::memory_order_seq_cst);
+      continue;
+    }
+    auto waited = platform::wait_fds(fds, fd_count, m_waker, deadline);
+    m_in_fd_wait.store(false, std::memory_order_seq_cst);
+    if (!waited) return fail(waited.error());
+    switch (waited->status) {
+      case platform::fd_wait_status::ready:
+        return wait_any_result{fd_source[waited->index], waited->events};
+      case platform::fd_wait_status::timed_out:
+        deadline_passed = true;  // look at the notifiers once more, then time out
+        break;
+      case platform::fd_wait_status::woken:
+        m_waker.drain();
+        break;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- context
 
 bool worker_context::should_stop() const noexcept {
@@ -822,6 +908,11 @@ result<exit_report> worker_context::join(worker& other, duration timeout) noexce
   platform::lock_guard lock(other.m_mutex);
   if (other.m_last_exit.generation != gen) return fail(errc::stale_handle, other.name());
   return other.m_last_exit;
+}
+
+result<wait_any_result> worker_context::wait_any(const wait_source* sources, std::size_t count,
+                                                 time_point deadline) noexcept {
+  return m_worker.wait_any(sources, count, deadline);
 }
 
 result<platform::io_events> worker_context::wait_readable(int fd, duration timeout) noexcept {

@@ -43,13 +43,22 @@ void fd_waker::drain() const noexcept {
 
 result<fd_wait_result> wait_fd(int fd, io_interest interest, const fd_waker& waker,
                                time_point deadline) noexcept {
-  if (fd < 0) return fail(errc::io_error, "fd", fd);
-  pollfd fds[2]{};
-  fds[0].fd = fd;
-  fds[0].events = interest == io_interest::readable ? POLLIN : POLLOUT;
-  fds[1].fd = waker.native();
-  fds[1].events = POLLIN;
-  const nfds_t count = waker.is_open() ? 2 : 1;
+  const fd_request one{fd, interest};
+  return wait_fds(&one, 1, waker, deadline);
+}
+
+result<fd_wait_result> wait_fds(const fd_request* requests, std::size_t count, const fd_waker& waker,
+                                time_point deadline) noexcept {
+  if (count == 0 || count > k_max_wait_fds) return fail(errc::invalid_argument, "wait_fds", static_cast<std::int32_t>(count));
+  pollfd fds[k_max_wait_fds + 1]{};
+  for (std::size_t i = 0; i < count; ++i) {
+    if (requests[i].fd < 0) return fail(errc::io_error, "fd", requests[i].fd);
+    fds[i].fd = requests[i].fd;
+    fds[i].events = requests[i].interest == io_interest::readable ? POLLIN : POLLOUT;
+  }
+  fds[count].fd = waker.native();
+  fds[count].events = POLLIN;
+  const nfds_t total = static_cast<nfds_t>(waker.is_open() ? count + 1 : count);
   for (;;) {
     timespec ts{};
     const timespec* tsp = nullptr;
@@ -62,22 +71,26 @@ result<fd_wait_result> wait_fd(int fd, io_interest interest, const fd_waker& wak
       ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000LL);
       tsp = &ts;
     }
-    const int rc = ppoll(fds, count, tsp, nullptr);
+    const int rc = ppoll(fds, total, tsp, nullptr);
     if (rc < 0) {
       if (errno == EINTR) continue;
       return fail(errc::platform_error, "ppoll", errno);
     }
     fd_wait_result out{};
     if (rc == 0) return out;  // timed_out
-    const auto rev = fds[0].revents;
-    if ((rev & POLLNVAL) != 0 || (rev & POLLERR) != 0) return fail(errc::io_error, "fd", fd);
-    out.events.readable = (rev & POLLIN) != 0;
-    out.events.writable = (rev & POLLOUT) != 0;
-    out.events.hangup = (rev & POLLHUP) != 0;
-    if (out.events.readable || out.events.writable || out.events.hangup) {
-      out.status = fd_wait_status::ready;
-      return out;
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto rev = fds[i].revents;
+      if ((rev & POLLNVAL) != 0 || (rev & POLLERR) != 0) return fail(errc::io_error, "fd", requests[i].fd);
+      out.events.readable = (rev & POLLIN) != 0;
+      out.events.writable = (rev & POLLOUT) != 0;
+      out.events.hangup = (rev & POLLHUP) != 0;
+      if (out.events.readable || out.events.writable || out.events.hangup) {
+        out.status = fd_wait_status::ready;
+        out.index = i;
+        return out;
+      }
     }
+    out.events = io_events{};
     out.status = fd_wait_status::woken;
     return out;
   }

@@ -215,3 +215,98 @@ TEST_CASE("issue10: notify_one wakes the longest waiter only" * doctest::timeout
   CHECK(a->stop(k_ack));
   CHECK(b->stop(k_ack));
 }
+
+// ------------------------------------------------------------------ one wait for several sources
+
+TEST_CASE("issue10: wait_any says which of an fd, a notifier and a deadline fired" * doctest::timeout(60)) {
+  static int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  static steward::notifier note;
+  static std::atomic<int> flag{0};
+  static std::atomic<int> got[4];
+  static std::atomic<int> round{0};
+  for (auto& g : got) g = -9;
+  steward::worker_config cfg;
+  cfg.name = "poller";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    auto pred = [] { return flag.load() == 1; };
+    const steward::wait_source sources[] = {steward::wait_source::readable(fds[0]),
+                                            steward::wait_source::notified(note, pred)};
+    for (int r = 0; r < 3; ++r) {
+      round = r + 1;
+      auto fired = ctx.wait_any(sources, r == 2 ? std::chrono::milliseconds(5) : std::chrono::hours(1));
+      if (fired) {
+        got[r] = static_cast<int>(fired->index);
+        if (fired->index == 0) {
+          char c;
+          if (read(fds[0], &c, 1) != 1) return steward::fail(errc::io_error);
+        } else {
+          flag = 0;
+        }
+      } else if (fired.error() == errc::timeout) {
+        got[r] = -1;
+      } else {
+        return steward::fail(fired.error());
+      }
+    }
+    round = 4;
+    const steward::wait_source bad[] = {steward::wait_source::readable(-1)};
+    auto refused = ctx.wait_any(bad, std::chrono::seconds(1));
+    got[3] = refused ? 99 : static_cast<int>(refused.error().code);
+    for (;;) {  // paused and stopped inside a wait_any
+      auto fired = ctx.wait_any(sources, std::chrono::hours(1));
+      if (!fired) return steward::fail(fired.error());
+    }
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(eventually([] { return round.load() == 1; }));
+  REQUIRE(write(fds[1], "x", 1) == 1);
+  REQUIRE(eventually([] { return round.load() == 2; }));
+  CHECK(got[0] == 0);  // the fd
+  flag = 1;
+  note.notify_all();
+  REQUIRE(eventually([] { return round.load() == 3; }));
+  CHECK(got[1] == 1);  // the notifier
+  REQUIRE(eventually([] { return round.load() == 4; }));
+  CHECK(got[2] == -1);  // the deadline
+  CHECK(got[3] == code(errc::io_error));
+  REQUIRE(w->pause(k_ack));  // a safe point
+  REQUIRE(w->resume());
+  auto report = w->stop(k_ack);
+  REQUIRE(report);
+  CHECK(report->reason == steward::exit_reason::stopped);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_CASE("issue10: a notification reaches a wait_any that also waits on an fd" * doctest::timeout(60)) {
+  static int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  static steward::notifier note;
+  static std::atomic<int> value{0};
+  static std::atomic<int> seen{0};
+  steward::worker_config cfg;
+  cfg.name = "mixed";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    for (int target = 1; target <= 200; ++target) {
+      auto pred = [target] { return value.load() >= target; };
+      const steward::wait_source sources[] = {steward::wait_source::readable(fds[0]),
+                                              steward::wait_source::notified(note, pred)};
+      auto fired = ctx.wait_any(sources, std::chrono::hours(1));
+      if (!fired) return steward::fail(fired.error());
+      seen = target;
+    }
+    return {};
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  for (int i = 1; i <= 200; ++i) {
+    value = i;  // no notification may be lost while the worker sits in ppoll()
+    note.notify_one();
+    REQUIRE(eventually([i] { return seen.load() >= i; }));
+  }
+  CHECK(w->join(k_ack));
+  close(fds[0]);
+  close(fds[1]);
+}

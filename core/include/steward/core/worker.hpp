@@ -158,6 +158,43 @@ class notifier {
   std::atomic<std::uint32_t> m_waiting{0};  // attached waiters (read without the lock, NOTE-7)
 };
 
+// One source of a multi-source wait (worker_context::wait_any): a descriptor that becomes
+// readable or writable, or a notifier whose predicate holds. Predicates are held by reference:
+// they must outlive the wait.
+class wait_source {
+ public:
+  enum class kind : std::uint8_t { readable, writable, notified };
+  [[nodiscard]] static wait_source readable(int fd) noexcept { return wait_source{kind::readable, fd}; }
+  [[nodiscard]] static wait_source writable(int fd) noexcept { return wait_source{kind::writable, fd}; }
+  template <class Pred>
+  [[nodiscard]] static wait_source notified(notifier& n, Pred& pred) noexcept {
+    wait_source s{kind::notified, -1};
+    s.m_notifier = &n;
+    s.m_ready = [](void* p) { return static_cast<bool>((*static_cast<Pred*>(p))()); };
+    s.m_ready_arg = &pred;
+    return s;
+  }
+  [[nodiscard]] kind what() const noexcept { return m_kind; }
+
+ private:
+  friend class worker;
+  constexpr wait_source(kind k, int fd) noexcept : m_kind(k), m_fd(fd) {}
+  kind m_kind;
+  int m_fd;
+  notifier* m_notifier{nullptr};
+  bool (*m_ready)(void*){nullptr};
+  void* m_ready_arg{nullptr};
+};
+
+// What fired in a wait_any(): the lowest-numbered ready source, and its events for a descriptor.
+struct wait_any_result {
+  std::size_t index{0};
+  platform::io_events events{};
+};
+
+// Most sources one wait_any() takes (descriptors: platform::k_max_wait_fds of them).
+inline constexpr std::size_t k_max_wait_sources = 8;
+
 class worker {
  public:
   worker(const worker&) = delete;
@@ -270,6 +307,7 @@ class worker {
   friend class notifier;
 
   using ready_fn = bool (*)(void*);
+  class attached_nodes;  // wait_any()'s notifier registrations
   // Control word layout (NOTE-4 in worker.cpp): low 8 bits the worker_state, then flags.
   static constexpr std::uint32_t k_state_mask = 0xFFU;
   static constexpr std::uint32_t k_stop_flag = 0x100U;         // a stop was requested
@@ -312,6 +350,7 @@ class worker {
   result<void> checkpoint_slow() noexcept;
   result<void> wait_loop(ready_fn ready, void* arg, time_point deadline) noexcept;
   result<platform::io_events> wait_fd(int fd, platform::io_interest interest, time_point deadline) noexcept;
+  result<wait_any_result> wait_any(const wait_source* sources, std::size_t count, time_point deadline) noexcept;
 
   // Control word: low 8 bits worker_state, k_stop_flag when a stop was requested. Controllers
   // park on it waiting for acknowledgements; the checkpoint fast path is one acquire load of it.
@@ -405,6 +444,28 @@ class worker_context {
   }
   template <class Pred>
   result<void> wait_for(notifier& n, Pred pred, duration timeout) noexcept;
+
+  // Waits for the first of several sources - descriptors, notifiers - or the deadline: one wait
+  // for "data on this fd, or a notification, or the next period" (poll(), Zephyr's k_poll). A
+  // safe point like every other wait. Returns: the lowest ready source and its events; timeout;
+  // stop_requested; io_error (value = fd) for a bad descriptor; invalid_argument for 0 or more
+  // than k_max_wait_sources sources.
+  result<wait_any_result> wait_any(const wait_source* sources, std::size_t count, time_point deadline) noexcept;
+  template <std::size_t N>
+  result<wait_any_result> wait_any(const wait_source (&sources)[N], time_point deadline) noexcept {
+    return wait_any(sources, N, deadline);
+  }
+  template <std::size_t N>
+  result<wait_any_result> wait_any(const wait_source (&sources)[N], duration timeout) noexcept {
+    auto deadline = platform::deadline_after(timeout);
+    if (!deadline) return fail(deadline.error());
+    return wait_any(sources, N, *deadline);
+  }
+  template <std::size_t N>
+  result<wait_any_result> wait_any(const wait_source (&sources)[N],
+                                   std::chrono::steady_clock::time_point deadline) noexcept {
+    return wait_any(sources, N, platform::from_steady(deadline));
+  }
 
   // Waits, as a safe point, until `other`'s current incarnation ends by itself (worker::join()
   // for a body). Returns: its exit report; timeout; stop_requested; not_running (never

@@ -2,6 +2,7 @@
 // descriptor that another thread can make readable to cut a wait short (eventfd on Linux).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "steward/core/expected.hpp"
@@ -42,12 +43,26 @@ enum class fd_wait_status : std::uint8_t { ready, woken, timed_out };
 struct fd_wait_result {
   fd_wait_status status{fd_wait_status::timed_out};
   io_events events{};
+  std::size_t index{0};  // wait_fds(): which request is ready (the lowest one)
 };
+
+struct fd_request {
+  int fd{-1};
+  io_interest interest{io_interest::readable};
+};
+
+// Most descriptors one wait_fds() call takes.
+inline constexpr std::size_t k_max_wait_fds = 8;
 
 // Waits until `fd` is ready for `interest`, the waker is signalled, or `deadline` passes.
 // Returns: the status and events; io_error (value = fd) if the descriptor is invalid or in
 // error; platform_error (value = errno) if the wait itself failed. EINTR is retried.
 [[nodiscard]] result<fd_wait_result> wait_fd(int fd, io_interest interest, const fd_waker& waker,
                                              time_point deadline) noexcept;
+
+// The same for up to k_max_wait_fds descriptors at once; `index` names the lowest ready one.
+// Returns: as wait_fd(); invalid_argument for 0 or more than k_max_wait_fds requests.
+[[nodiscard]] result<fd_wait_result> wait_fds(const fd_request* requests, std::size_t count,
+                                              const fd_waker& waker, time_point deadline) noexcept;
 
 }  // namespace steward::platform
