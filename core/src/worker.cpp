@@ -500,6 +500,7 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
     wake_worker();
     wake_controllers();  // pause() callers still waiting get stopping
   }
+  run_stop_callbacks();  // on this thread, whoever set the flag (an async stop runs none)
   if (timeout <= duration::zero()) {  // a request only (many workers asked at once, then waited for)
     platform::lock_guard lock(m_mutex);
     if (m_last_exit.generation == gen && (m_generation.load(std::memory_order_relaxed) != gen ||
@@ -871,6 +872,71 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
   }
 }
 
+// ---------------------------------------------------------------- stop callbacks
+
+namespace {
+thread_local const char t_thread_tag = 0;  // its address names the calling thread
+}  // namespace
+
+void worker::run_stop_callbacks() noexcept {
+  if (m_callbacks_pending.load(std::memory_order_seq_cst) == 0) return;
+  for (;;) {
+    stop_callback* cb = nullptr;
+    {
+      platform::lock_guard lock(m_callbacks_mutex);
+      cb = m_callbacks;
+      if (cb == nullptr) return;
+      m_callbacks = cb->m_next;
+      m_callbacks_pending.fetch_sub(1, std::memory_order_relaxed);
+      cb->m_runner = &t_thread_tag;
+      cb->m_state.store(stop_callback::k_running, std::memory_order_release);
+    }
+    cb->m_fn();  // NOTE-8
+    cb->m_state.store(stop_callback::k_done, std::memory_order_release);
+    platform::park_wake_all(cb->m_state);  // a destructor waiting on another thread
+  }
+}
+
+void stop_callback::attach() noexcept {
+  bool run_now = false;
+  {
+    platform::lock_guard lock(m_worker.m_callbacks_mutex);
+    if (stop_flag_of(m_worker.m_ctrl.load(std::memory_order_seq_cst))) {
+      run_now = true;
+      m_state.store(k_running, std::memory_order_relaxed);
+    } else {
+      m_next = m_worker.m_callbacks;
+      m_worker.m_callbacks = this;
+      m_worker.m_callbacks_pending.fetch_add(1, std::memory_order_seq_cst);
+    }
+  }
+  if (run_now) {  // a stop was requested already: run here, on the body's thread
+    m_fn();
+    m_state.store(k_done, std::memory_order_release);
+  }
+}
+
+stop_callback::~stop_callback() {
+  {
+    platform::lock_guard lock(m_worker.m_callbacks_mutex);
+    for (stop_callback** link = &m_worker.m_callbacks; *link != nullptr; link = &(*link)->m_next) {
+      if (*link == this) {  // never ran: just unlink
+        *link = m_next;
+        m_worker.m_callbacks_pending.fetch_sub(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+  // Destroyed from inside its own invocation: the invoker would write to it afterwards.
+  STEWARD_REQUIRE(k_module, 500,
+                  m_runner != &t_thread_tag || m_state.load(std::memory_order_acquire) != k_running);
+  // Running (or just run) on another thread: wait until that call returned (bug class 39).
+  for (std::uint32_t s = m_state.load(std::memory_order_acquire); s == k_running;
+       s = m_state.load(std::memory_order_acquire)) {
+    platform::park_wait(m_state, s, never);
+  }
+}
+
 // ---------------------------------------------------------------- context
 
 bool worker_context::should_stop() const noexcept {
@@ -982,8 +1048,7 @@ void notifier::attach(waiter& w) noexcept {
     w.next = m_head;
     m_head = &w;
   }
-  m_waiting.fetch_add(1, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // NOTE-7: before the first predicate
+  m_waiting.fetch_add(1, std::memory_order_acq_rel);  // NOTE-7: before the first predicate
 }
 
 void notifier::detach(waiter& w) noexcept {
@@ -998,8 +1063,7 @@ void notifier::detach(waiter& w) noexcept {
 }
 
 void notifier::notify_all() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // NOTE-7: after the producer's change
-  if (m_waiting.load(std::memory_order_relaxed) == 0) return;
+  if (m_waiting.fetch_add(0, std::memory_order_acq_rel) == 0) return;  // NOTE-7
   // Under the lock: a waiter that attached before us gets its wake word bumped, one that
   // attaches after us sees the producer's change when it evaluates its predicate.
   platform::lock_guard lock(m_mutex);
@@ -1007,8 +1071,7 @@ void notifier::notify_all() noexcept {
 }
 
 void notifier::notify_one() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // NOTE-7
-  if (m_waiting.load(std::memory_order_relaxed) == 0) return;
+  if (m_waiting.fetch_add(0, std::memory_order_acq_rel) == 0) return;  // NOTE-7
   platform::lock_guard lock(m_mutex);
   waiter* oldest = m_head;  // attach() pushes at the head: the tail has waited longest
   while (oldest != nullptr && oldest->next != nullptr) oldest = oldest->next;
@@ -1045,7 +1108,13 @@ void notifier::notify_one() noexcept {
 // then reads m_wake_sleeping; all four are seq_cst, so either the worker sees the new m_wake and
 // does not sleep, or the waker sees the flag and makes the futex call (the futex itself compares
 // m_wake atomically with the sleep, so a wake between the flag and the call is not lost).
-// NOTE-7: notifying costs one fence and one load while nobody waits. A waiter counts itself in
-// m_waiting and fences before it first evaluates its predicate; a producer changes its state,
-// fences and then reads m_waiting. The two fences order the pairs (Dekker): either the waiter's
-// predicate sees the producer's change, or the producer sees the waiter and wakes it.
+// NOTE-7: notifying costs one uncontended read-modify-write while nobody waits. A waiter adds
+// itself to m_waiting with an acq_rel RMW before it first evaluates its predicate; a producer
+// changes its state and then does an acq_rel RMW (adding 0) on m_waiting. RMWs on one atomic are
+// totally ordered: if the producer's comes second it reads the waiter's count and wakes it; if
+// it comes first, the waiter's RMW reads from it, so the producer's change happens-before the
+// waiter's predicate. (A fence would do the same but ThreadSanitizer cannot check fences.)
+// NOTE-8: run_stop_callbacks() publishes k_done (and wakes) only after the call returned, so a
+// destructor on another thread that waits for k_done never frees the object under the call. A
+// callback that destroys its own stop_callback cannot be made safe that way (the invoker writes
+// to it afterwards): that is a contract violation (core.worker/500).

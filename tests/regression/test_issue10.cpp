@@ -310,3 +310,103 @@ TEST_CASE("issue10: a notification reaches a wait_any that also waits on an fd" 
   close(fds[0]);
   close(fds[1]);
 }
+
+// ------------------------------------------------------------------ stop callbacks
+
+TEST_CASE("issue10: a stop callback unblocks a foreign wait, on the stopping thread" * doctest::timeout(60)) {
+  static std::atomic<bool> cancelled{false};
+  static std::atomic<const void*> ran_on{nullptr};
+  static thread_local char tag = 0;
+  cancelled = false;
+  steward::worker_config cfg;
+  cfg.name = "driver";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    steward::stop_callback cb(ctx, [] {
+      ran_on = &tag;
+      cancelled = true;  // what a driver's cancel() would do
+    });
+    ctx.declare_initialised();
+    while (!cancelled.load()) std::this_thread::yield();  // a wait steward cannot reach
+    return steward::fail(errc::stop_requested);
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(w->wait_initialised(k_ack));
+  auto report = w->stop(k_ack);
+  REQUIRE(report);
+  CHECK(report->reason == steward::exit_reason::stopped);
+  CHECK(ran_on.load() == &tag);  // this (the stopping) thread ran it
+
+  cancelled = false;  // after an async stop it runs on the thread that calls stop() next
+  ran_on = nullptr;
+  REQUIRE(w->start());
+  REQUIRE(w->wait_initialised(k_ack));
+  w->request_stop_async();
+  CHECK_FALSE(cancelled.load());
+  REQUIRE(w->stop(k_ack));
+  CHECK(ran_on.load() == &tag);
+}
+
+TEST_CASE("issue10: a stop callback registered after the stop runs at once on the body's thread" *
+          doctest::timeout(60)) {
+  static std::atomic<int> ran{0};
+  static std::atomic<bool> on_body{false};
+  ran = 0;
+  steward::worker_config cfg;
+  cfg.name = "late-cb";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    ctx.declare_initialised();
+    while (!ctx.should_stop()) std::this_thread::yield();
+    steward::worker* self = &ctx.self();
+    steward::stop_callback cb(ctx, [self] {
+      ran.fetch_add(1);
+      on_body = self->is_current_thread();
+    });
+    CHECK(cb.invoked());
+    return steward::fail(errc::stop_requested);
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(w->wait_initialised(k_ack));
+  REQUIRE(w->stop(k_ack));
+  CHECK(ran == 1);  // exactly once
+  CHECK(on_body.load());
+}
+
+TEST_CASE("issue10: destroying a stop callback waits for its call on another thread" * doctest::timeout(60)) {
+  static std::atomic<bool> entered{false};
+  static std::atomic<bool> release{false};
+  static std::atomic<bool> leaving{false};
+  static std::atomic<int> seen_after{-1};
+  steward::worker_config cfg;
+  cfg.name = "cb-owner";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    {
+      int scope_local = 0;  // captured by reference: must stay valid while the callback runs
+      int* p = &scope_local;
+      steward::stop_callback cb(ctx, [p] {
+        entered = true;
+        while (!release.load()) std::this_thread::yield();
+        *p = 42;  // after release: a use-after-scope if the destructor did not wait (ASan)
+      });
+      ctx.declare_initialised();
+      while (!entered.load()) std::this_thread::yield();
+      leaving = true;
+      // cb's destructor runs here, while the stopping thread is still inside the callback
+      static_cast<void>(scope_local);
+      seen_after = 0;
+    }
+    seen_after = 1;
+    return steward::fail(errc::stop_requested);
+  };
+  auto w = make_worker(cfg);
+  REQUIRE(w->start());
+  REQUIRE(w->wait_initialised(k_ack));
+  std::thread stopper([&] { CHECK(w->stop(k_ack)); });
+  REQUIRE(eventually([] { return leaving.load(); }));
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  CHECK(seen_after.load() == 0);  // still inside the destructor: it waits for the call
+  release = true;
+  stopper.join();
+  CHECK(seen_after.load() == 1);
+}

@@ -25,6 +25,7 @@ namespace steward {
 class worker;
 class worker_context;
 class notifier;
+class stop_callback;
 
 // What a worker body is: a callable taking the context and returning result<void> or void.
 class worker_body {
@@ -305,6 +306,7 @@ class worker {
   friend class worker_context;
   friend class worker_handle;
   friend class notifier;
+  friend class stop_callback;
 
   using ready_fn = bool (*)(void*);
   class attached_nodes;  // wait_any()'s notifier registrations
@@ -333,6 +335,7 @@ class worker {
   result<wait_outcome> wait_for_worker(std::uint32_t gen, time_point deadline, Done done) noexcept;
   void wake_worker() noexcept;
   void wake_controllers() noexcept;
+  void run_stop_callbacks() noexcept;
 
   // Worker side.
   static void thread_entry(void* self) noexcept;
@@ -377,6 +380,10 @@ class worker {
   bool m_thread_outdated{false};  // configure() changed name or scheduling
   platform::fd_waker m_waker;
   notifier m_exit_note;  // notified when an incarnation ends (worker_context::join)
+  // Stop callbacks of the running body (stop_callback objects on its stack), newest first.
+  platform::mutex m_callbacks_mutex;
+  stop_callback* m_callbacks{nullptr};
+  std::atomic<std::uint32_t> m_callbacks_pending{0};  // registered and not yet run
   exit_report m_last_exit{};  // written by the worker under m_mutex before it leaves an incarnation
   std::uint32_t m_parks{0};   // parks in this incarnation; worker thread only
   bool m_reporting{false};    // the worker's thread is running its exit hooks; worker thread only
@@ -524,6 +531,42 @@ class worker_context {
   };
 
   worker& m_worker;
+};
+
+// Runs a callback when a stop is requested for the incarnation whose body registered it - like
+// std::stop_callback - so that a third-party blocking call (a driver's own wait, a library
+// socket) can be cut short. Lives on the body's stack; fixed storage, no allocation.
+//  - It runs once, on the thread that requests the stop: stop() or a handle's stop() (also a
+//    zero-timeout request), a tree's stop or group restart. After request_stop_async() (a signal
+//    handler, where arbitrary code must not run) it runs on the thread that calls stop() next -
+//    for a tree, its runner. Registered when a stop is already requested, it runs at once on
+//    the body's thread.
+//  - Destruction removes it; if it is running on another thread just then, the destructor waits
+//    for that call to return (so what it captured stays valid), unless the callback itself is
+//    what destroys it. It must be noexcept, short, and must not call control functions that
+//    wait for this worker.
+class stop_callback {
+ public:
+  template <class F>
+  stop_callback(worker_context& ctx, F f) noexcept : m_worker(ctx.self()), m_fn(f) {
+    attach();
+  }
+  ~stop_callback();
+  stop_callback(const stop_callback&) = delete;
+  stop_callback& operator=(const stop_callback&) = delete;
+
+  // True once it has run (or started running).
+  [[nodiscard]] bool invoked() const noexcept { return m_state.load(std::memory_order_acquire) != k_waiting; }
+
+ private:
+  friend class worker;
+  static constexpr std::uint32_t k_waiting = 0, k_running = 1, k_done = 2;
+  void attach() noexcept;
+  worker& m_worker;
+  inplace_function<void(), config::cleanup_storage_bytes> m_fn;
+  stop_callback* m_next{nullptr};
+  std::atomic<std::uint32_t> m_state{k_waiting};  // futex word for a waiting destructor
+  const void* m_runner{nullptr};                   // the thread-identity of the invoker
 };
 
 }  // namespace steward
