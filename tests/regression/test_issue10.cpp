@@ -410,3 +410,56 @@ TEST_CASE("issue10: destroying a stop callback waits for its call on another thr
   stopper.join();
   CHECK(seen_after.load() == 1);
 }
+
+// ------------------------------------------------------------------ still no heap
+
+#include "alloc_counter.hpp"
+
+TEST_CASE("issue10: wait_any, stop callbacks, join and tree.wait allocate nothing" * doctest::timeout(120)) {
+  if (alloc_counting_mode() == 0) {
+    MESSAGE("skipped: allocation counting is off in this build");
+    return;
+  }
+  static int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  static steward::notifier note;
+  static std::atomic<int> value{0};
+  steward::worker_config cfg;
+  cfg.name = "mixed";
+  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+    steward::stop_callback cb(ctx, [] { value.fetch_add(1000); });
+    auto pred = [] { return value.load() % 2 == 1; };
+    const steward::wait_source sources[] = {steward::wait_source::readable(fds[0]),
+                                            steward::wait_source::notified(note, pred)};
+    for (int i = 0; i < 3; ++i) {
+      auto fired = ctx.wait_any(sources, std::chrono::microseconds(50));
+      if (!fired && fired.error() != errc::timeout) return steward::fail(fired.error());
+    }
+    return {};  // ends by itself: join() collects it
+  };
+  auto w = make_worker(cfg);
+  tree_fixture f(strategy::one_for_one);
+  f.add(0);
+  REQUIRE(w->start());  // the first start creates the thread (glibc allocates for that)
+  REQUIRE(w->join(k_ack));
+  REQUIRE(f.tree->start());
+  REQUIRE(f.tree->stop());
+  const alloc_scope scope;
+  for (int round = 0; round < 200; ++round) {
+    REQUIRE(w->start());
+    value.fetch_add(1);
+    note.notify_one();
+    auto report = round % 2 == 0 ? w->join(k_ack) : w->stop(k_ack);
+    REQUIRE(report);
+  }
+  for (int round = 0; round < 20; ++round) {
+    REQUIRE(f.tree->start());
+    f.tree->request_stop_async();
+    auto reached = f.tree->wait(k_ack);
+    REQUIRE(reached);
+    REQUIRE(f.tree->stop());
+  }
+  CHECK(scope.all_threads() == 0);
+  close(fds[0]);
+  close(fds[1]);
+}
