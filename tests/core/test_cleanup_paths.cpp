@@ -138,7 +138,8 @@ TEST_CASE("cleanup: registering past capacity inside a worker releases at once" 
   };
   auto w = make_worker(cfg);  // capacity 8
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == worker_state::stopped);
   CHECK(p.overflow_code == code(errc::capacity_exceeded));
   CHECK(p.book.order[0].load() == 8);  // released first, at registration time
   for (int id = 0; id <= 8; ++id) CHECK(p.book.count(id) == 1);
@@ -153,7 +154,8 @@ TEST_CASE("cleanup: a failed release is reported and fails the worker" * doctest
   };
   auto w = make_worker(cfg);
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == worker_state::failed; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == worker_state::failed);
   auto report = w->last_exit();
   REQUIRE(report);
   CHECK(report->reason == exit_reason::cleanup_failed);
@@ -180,7 +182,8 @@ TEST_CASE("cleanup: a restart starts with an empty stack" * doctest::timeout(60)
   auto w = make_worker(cfg);
   for (int i = 0; i < 3; ++i) {
     REQUIRE(w->start());
-    REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+    REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+    CHECK(w->state() == worker_state::stopped);
   }
   for (int i = 0; i < 3; ++i) {
     CHECK(p.size_at_entry[i] == 0);

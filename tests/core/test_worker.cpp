@@ -61,7 +61,8 @@ TEST_CASE("worker: start, body returns, stopped with report" * doctest::timeout(
   auto started = w->start();
   REQUIRE(started);
   CHECK(started->handle.generation() == 1);
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == worker_state::stopped);
   auto report = w->stop(k_ack);
   REQUIRE(report);
   CHECK(report->generation == 1);
@@ -78,7 +79,8 @@ TEST_CASE("worker: a body that returns by itself is reported as returned" * doct
   cfg.body = [flag](steward::worker_context&) { flag->store(true); };
   auto w = make_worker(cfg);
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == worker_state::stopped);
   auto report = w->last_exit();
   REQUIRE(report);
   CHECK(report->reason == exit_reason::returned);
@@ -286,7 +288,8 @@ TEST_CASE("worker: body error goes to failed, keeps the reason and tells the hoo
   cfg.on_exit_user = &log;
   auto w = make_worker(cfg);
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == worker_state::failed; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == worker_state::failed);
   auto report = w->stop(k_ack);
   REQUIRE(report);
   CHECK(report->reason == exit_reason::error);
@@ -303,7 +306,8 @@ TEST_CASE("worker: an escaped exception is captured at the thread boundary" * do
   cfg.body = [](steward::worker_context&) -> steward::result<void> { throw std::runtime_error("boom"); };
   auto w = make_worker(cfg);
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == worker_state::failed; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == worker_state::failed);
   auto report = w->last_exit();
   REQUIRE(report);
   CHECK(report->reason == exit_reason::exception);

@@ -30,7 +30,8 @@ TEST_CASE("rt: a prefaulted worker stack is resident before the worker runs" * d
   cfg.body = [](steward::worker_context&) {};
   static steward::static_worker<k_stack, 2> w(cfg);
   REQUIRE(w.start());
-  REQUIRE(eventually([&] { return w.state() == steward::worker_state::stopped; }));
+  REQUIRE(w.join(k_ack));  // an acknowledgement, no polling
+  CHECK(w.state() == steward::worker_state::stopped);
   // Read residency of the worker's stack storage, found through the object's own address range.
   const auto page = plat::page_size();
   auto* begin = reinterpret_cast<unsigned char*>(&w);
@@ -63,7 +64,8 @@ TEST_CASE("rt: a worker runs with the SCHED_FIFO priority it asked for, or repor
   auto w = make_worker(cfg);
   auto started = w->start();
   REQUIRE(started);
-  REQUIRE(eventually([&] { return w->state() == steward::worker_state::stopped; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == steward::worker_state::stopped);
   if (started->thread.rt_fell_back) {
     MESSAGE("SCHED_FIFO refused here (errno ", started->thread.rt_errno, "): checked the fallback");
     CHECK(s.policy == static_cast<int>(plat::sched_policy::other));
@@ -91,7 +93,8 @@ TEST_CASE("rt: a worker runs on the CPU it is pinned to" * doctest::timeout(60))
   };
   auto w = make_worker(cfg);
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == steward::worker_state::stopped; }));
+  REQUIRE(w->join(k_ack));  // an acknowledgement, no polling
+  CHECK(w->state() == steward::worker_state::stopped);
   CHECK(seen.load() == last_cpu);
 }
 

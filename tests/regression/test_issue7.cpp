@@ -235,7 +235,8 @@ TEST_CASE("issue7: tree.stop() after an async stop reports the child left hung" 
   f.k.command(0, hang);  // ignores stop from now on
   REQUIRE(eventually([&] { return f.k.ctl[0].cmd.load() == run; }));  // the body took the command
   f.tree->request_stop_async();
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::stopped; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::stopped);
   auto stopped = f.tree->stop();
   REQUIRE_FALSE(stopped);
   CHECK(stopped.error() == errc::timeout);
@@ -274,7 +275,8 @@ TEST_CASE("issue7: an async stop while the tree is idle or stopped does not stop
   REQUIRE(f.tree->start());
   expect_tree_survives_runner_round(f);
   f.tree->request_stop_async();  // while running: honoured
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::stopped; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::stopped);
   CHECK(f.tree->stop());
 }
 
@@ -674,7 +676,8 @@ TEST_CASE("issue7: tree_failed is delivered before the tree reads failed" * doct
     REQUIRE(f.tree->set_event_hook(&failure_watch::hook, &watch));
     REQUIRE(f.tree->start());
     f.k.command(0, return_error);
-    REQUIRE(eventually([&] { return f.tree->state() == tree_state::failed; }));
+    REQUIRE(f.tree->wait(k_ack));
+    CHECK(f.tree->state() == tree_state::failed);
     CHECK(watch.events.load() == 1);  // seen failed: the event is already delivered
     CHECK(watch.state_at_event.load() == static_cast<int>(tree_state::running));
     CHECK(f.tree->failure() == errc::intensity_exceeded);
@@ -800,7 +803,8 @@ TEST_CASE("issue7 review: tree.stop() racing start() never stops the runner of t
   CHECK(bad_stop.load() == 0);
   REQUIRE(f.tree->start());
   f.tree->request_stop_async();  // the runner of this run is alive and answers
-  CHECK(eventually([&] { return f.tree->state() == tree_state::stopped; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::stopped);
   CHECK(f.tree->stop());
 }
 
