@@ -31,7 +31,7 @@ stage() {  # name, configure args...
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null || ok=0
   if ((ok)); then cmake --build "$dir" -j"$jobs" || ok=0; fi
   if ((ok)); then
-    # TSan on kernels with mmap_rnd_bits=32 needs ASLR off (PLATFORM-NOTES.md); harmless elsewhere.
+    # TSan on kernels with mmap_rnd_bits=32 needs ASLR off (docs/platform.md, sanitizers); harmless elsewhere.
     if [[ $name == tsan ]]; then
       setarch "$(uname -m)" -R ctest --test-dir "$dir" -j"$jobs" --output-on-failure --no-tests=error || ok=0
     else

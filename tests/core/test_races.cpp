@@ -1,5 +1,5 @@
 // Races that must be designed out, stressed from several controller threads with random delays
-// (RELIABILITY.md INV-1..8, INV-15, bug classes 4, 6-10, 25). The ctest TIMEOUT and the
+// (docs/invariants.md: INV-1..8, INV-15, bug classes 4, 6-10, 25). The ctest TIMEOUT and the
 // doctest::timeout decorators are the hang watchdog.
 #include <thread>
 #include <vector>
