@@ -373,8 +373,15 @@ result<exit_report> worker::join(duration timeout) noexcept {
     STEWARD_TRY(check_generation_locked(gen));
     if (is_terminal(state())) return m_last_exit;
   }
+  return await_exit(gen, *deadline);
+}
+
+// Waits until incarnation `gen` has ended and returns its report. The worker wrote the report
+// under m_mutex before it left the incarnation; only when other controllers started and ended a
+// newer incarnation meanwhile is it gone (stale_handle).
+result<exit_report> worker::await_exit(std::uint32_t gen, time_point deadline) noexcept {
   auto outcome =
-      wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) { return is_terminal(state_of(ctrl)); });
+      wait_for_worker(gen, deadline, [](std::uint32_t ctrl) { return is_terminal(state_of(ctrl)); });
   if (!outcome) return fail(outcome.error());
   platform::lock_guard lock(m_mutex);
   if (m_last_exit.generation != gen) return fail(errc::stale_handle, name());
@@ -509,14 +516,7 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
     }
     return fail(errc::timeout, name());
   }
-  auto outcome =
-      wait_for_worker(gen, *deadline, [](std::uint32_t ctrl) { return is_terminal(state_of(ctrl)); });
-  if (!outcome) return fail(outcome.error());
-  platform::lock_guard lock(m_mutex);
-  // The worker wrote the report under this lock before it left the incarnation. Only when
-  // other controllers started and ended a newer incarnation meanwhile is it gone.
-  if (m_last_exit.generation != gen) return fail(errc::stale_handle, name());
-  return m_last_exit;
+  return await_exit(gen, *deadline);
 }
 
 // ---------------------------------------------------------------- worker side

@@ -328,6 +328,7 @@ class worker {
   result<void> pause_generation(std::uint32_t gen, duration timeout, bool post) noexcept;
   result<void> resume_generation(std::uint32_t gen) noexcept;
   result<exit_report> stop_generation(std::uint32_t gen, duration timeout) noexcept;
+  result<exit_report> await_exit(std::uint32_t gen, time_point deadline) noexcept;
   // Resolves k_current_generation to the live generation and checks a handle's generation.
   result<void> check_generation_locked(std::uint32_t& gen) const noexcept;
   std::uint32_t issue_generation_locked() noexcept;
