@@ -170,7 +170,7 @@ inline void report(const char* name, const series& s, const series& base, goals 
   const double pr_min = p99_ratios.empty() ? 0 : *std::min_element(p99_ratios.begin(), p99_ratios.end());
   const double pr_max = p99_ratios.empty() ? 0 : *std::max_element(p99_ratios.begin(), p99_ratios.end());
   std::printf(
-      "BENCH name=%s impl=%s base=%s median_ns=%.1f p99_ns=%.1f ratio=%.3f ratio_min=%.3f ratio_max=%.3f "
+      "BENCH name=%s impl=%s base=%s median_ns=%.3f p99_ns=%.3f ratio=%.3f ratio_min=%.3f ratio_max=%.3f "
       "p99_ratio=%.3f p99_ratio_min=%.3f p99_ratio_max=%.3f rounds=%zu samples=%zu",
       name, s.impl(), base.impl(), t.median_ns, t.p99_ns, t.ratio, t.ratio_min, t.ratio_max, pr, pr_min, pr_max,
       ratios.size(), all.size());
