@@ -1,167 +1,144 @@
-// steward benchmarks. Every figure is printed beside a baseline measured in the same run, and
-// as a ratio (steward / baseline): absolute times drift between machines and runs.
+// steward's control latencies, each beside baselines measured in the same run, in rounds that
+// alternate the implementations (bench_common.hpp: median ratio and its run-to-run range).
 //
-//   checkpoint      cost per loop iteration: steward checkpoint() vs a bare acquire load
-//   pause->ack      pause() request to acknowledged park vs a hand-rolled futex and a
-//                   mutex+condvar pause-with-acknowledgement
-//   resume          resume() to the worker running again vs a futex wake of a parked thread
-//   stop sleeping   stop() of a worker in sleep_for(1 h) until its cleanup ran, vs std::jthread
-//                   + condition_variable_any::wait_for(stop_token) request_stop + join
-//   stop fd-blocked stop() of a worker blocked in wait_readable() vs a thread in poll() on the
-//                   fd and an eventfd, woken by a write and joined
+//   checkpoint       cost per loop iteration: steward checkpoint() vs a bare acquire load
+//   pause_ack        pause() request to acknowledged park vs a hand-rolled futex handshake and a
+//                    mutex + condvar pause with acknowledgement
+//   resume_running   resume() until the worker is seen running vs a futex wake of a parked thread
+//   stop_sleeping_cN stop() of a worker in sleep_for(1 h) holding N cleanup entries, until its
+//                    cleanup ran, vs std::jthread + condition_variable_any::wait_for(stop_token)
+//                    request_stop + join (N RAII guards), and vs a raw futex stop + ack of a parked
+//                    thread (N release calls before the ack)
+//   stop_fd_cN       the same for a worker blocked in wait_readable(): vs a parked thread in
+//                    poll() on the fd + an eventfd, woken by a write, acknowledged through a futex,
+//                    and vs std::jthread whose stop_callback writes the eventfd, then join
+// Usage: steward_bench [--quick] [--rounds N]
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
-#include <vector>
 #if defined(STEWARD_BENCH_HAVE_JTHREAD)
 #include <stop_token>
 #endif
 
+#include "bench_common.hpp"
 #include "steward/core/worker.hpp"
 
 namespace {
 
-using clk = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-double ns_between(clk::time_point a, clk::time_point b) {
-  return std::chrono::duration<double, std::nano>(b - a).count();
-}
-
-struct stats {
-  double median{0};
-  double p99{0};
-};
-
-stats summarize(std::vector<double>& v) {
-  std::sort(v.begin(), v.end());
-  stats s;
-  s.median = v[v.size() / 2];
-  s.p99 = v[std::min(v.size() - 1, v.size() * 99 / 100)];
-  return s;
-}
-
-void row(const char* what, const char* who, stats s, stats base) {
-  std::printf("| %-16s | %-48s | %9.2f | %9.2f | %6.2fx | %6.2fx |\n", what, who, s.median / 1000.0,
-              s.p99 / 1000.0, s.median / base.median, s.p99 / base.p99);
-}
-
-void header() {
-  std::printf("| %-16s | %-48s | %9s | %9s | %7s | %7s |\n", "benchmark", "implementation", "median us",
-              "p99 us", "ratio", "p99 ratio");
-  std::printf(
-      "|------------------|--------------------------------------------------|-----------|-----------|-------"
-      "--|---------|\n");
-}
-
-long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val) {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op | FUTEX_PRIVATE_FLAG, val, nullptr,
-                 nullptr, 0);
-}
-void futex_wait(std::atomic<std::uint32_t>& w, std::uint32_t v) {
-  futex(&w, FUTEX_WAIT, v);
-}
-void futex_wake(std::atomic<std::uint32_t>& w) {
-  futex(&w, FUTEX_WAKE, 1);
-}
+using bench::clk;
+using bench::futex_wait;
+using bench::futex_wake;
+using bench::ns_since;
+using bench::series;
 
 using big_worker = steward::static_worker<256 * 1024, 4>;
 
-int g_rounds = 2000;
+// Runs the steps in the given order or reversed, so that each round alternates who goes first.
+void in_order(bool reversed, std::initializer_list<std::function<void()>> steps) {
+  std::vector<std::function<void()>> v(steps);
+  if (reversed) std::reverse(v.begin(), v.end());
+  for (auto& f : v) f();
+}
 
 // ---------------------------------------------------------------- checkpoint
-struct checkpoint_result {
-  double plain_ns, load_ns, steward_ns;
-};
 
-checkpoint_result bench_checkpoint() {
-  constexpr long k_iters = 200'000'000;
-  checkpoint_result out{};
-  {
-    auto t0 = clk::now();
-    for (long i = 0; i < k_iters; ++i) asm volatile("" ::: "memory");
-    out.plain_ns = ns_between(t0, clk::now()) / k_iters;
+long g_iters = 50'000'000;
+big_worker g_checker;
+std::atomic<double> g_checkpoint_ns{0};
+
+double empty_loop() {
+  const long iters = g_iters;
+  auto t0 = clk::now();
+  for (long i = 0; i < iters; ++i) asm volatile("" ::: "memory");
+  return ns_since(t0) / static_cast<double>(iters);
+}
+
+double acquire_load_loop() {
+  const long iters = g_iters;
+  std::atomic<std::uint32_t> flag{0};
+  long seen = 0;
+  auto t0 = clk::now();
+  for (long i = 0; i < iters; ++i) {
+    if (flag.load(std::memory_order_acquire) != 0) ++seen;
+    asm volatile("" ::: "memory");
   }
-  {
-    std::atomic<std::uint32_t> flag{0};
-    long seen = 0;
-    auto t0 = clk::now();
-    for (long i = 0; i < k_iters; ++i) {
-      if (flag.load(std::memory_order_acquire) != 0) ++seen;
-      asm volatile("" ::: "memory");
-    }
-    out.load_ns = ns_between(t0, clk::now()) / k_iters;
-    if (seen != 0) std::abort();
+  const double ns = ns_since(t0) / static_cast<double>(iters);
+  if (seen != 0) std::abort();
+  return ns;
+}
+
+double steward_checkpoint_loop() {
+  static bool configured = false;
+  if (!configured) {
+    steward::worker_config cfg;
+    cfg.name = "bench-checkpoint";
+    cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+      const long iters = g_iters;
+      auto t0 = clk::now();
+      for (long i = 0; i < iters; ++i) {
+        STEWARD_TRY(ctx.checkpoint());
+        asm volatile("" ::: "memory");
+      }
+      g_checkpoint_ns = ns_since(t0) / static_cast<double>(iters);
+      return {};
+    };
+    if (!g_checker.configure(cfg)) std::abort();
+    configured = true;
   }
-  static big_worker w;
-  static std::atomic<double> result{0};
-  steward::worker_config cfg;
-  cfg.name = "bench-checkpoint";
-  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
-    auto t0 = clk::now();
-    for (long i = 0; i < k_iters; ++i) {
-      STEWARD_TRY(ctx.checkpoint());
-      asm volatile("" ::: "memory");
-    }
-    result = ns_between(t0, clk::now()) / k_iters;
-    return {};
-  };
-  if (!w.configure(cfg) || !w.start()) std::abort();
-  while (!steward::is_terminal(w.state())) std::this_thread::sleep_for(1ms);
-  out.steward_ns = result.load();
-  return out;
+  if (!g_checker.start()) std::abort();
+  while (!steward::is_terminal(g_checker.state())) std::this_thread::sleep_for(1ms);
+  return g_checkpoint_ns.load();
 }
 
 // ---------------------------------------------------------------- pause / resume (steward)
-struct spin_probe {
-  std::atomic<long> iterations{0};
-};
-spin_probe g_spin;
+
+std::atomic<long> g_spins{0};
 big_worker g_spinner;
 
-void bench_steward_pause(std::vector<double>& pause_ns, std::vector<double>& resume_ns) {
-  steward::worker_config cfg;
-  cfg.name = "bench-spinner";
-  cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
-    for (;;) {
-      STEWARD_TRY(ctx.checkpoint());
-      g_spin.iterations.fetch_add(1, std::memory_order_release);
-    }
-  };
-  if (!g_spinner.configure(cfg) || !g_spinner.start()) std::abort();
-  while (g_spin.iterations.load() < 1000) std::this_thread::yield();
-  for (int i = 0; i < g_rounds; ++i) {
+void steward_pause(series& pause, series& resume, std::size_t round, int count) {
+  static bool configured = false;
+  if (!configured) {
+    steward::worker_config cfg;
+    cfg.name = "bench-spinner";
+    cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
+      for (;;) {
+        STEWARD_TRY(ctx.checkpoint());
+        g_spins.fetch_add(1, std::memory_order_release);
+      }
+    };
+    if (!g_spinner.configure(cfg)) std::abort();
+    configured = true;
+  }
+  if (!g_spinner.start()) std::abort();
+  const long before = g_spins.load();
+  while (g_spins.load() < before + 1000) std::this_thread::yield();
+  for (int i = 0; i < count; ++i) {
     auto t0 = clk::now();
     if (!g_spinner.pause(5s)) std::abort();
-    pause_ns.push_back(ns_between(t0, clk::now()));
-    const long parked_at = g_spin.iterations.load(std::memory_order_acquire);
+    pause.add(round, ns_since(t0));
+    const long parked_at = g_spins.load(std::memory_order_acquire);
     auto t1 = clk::now();
     if (!g_spinner.resume()) std::abort();
-    while (g_spin.iterations.load(std::memory_order_acquire) == parked_at) {
+    while (g_spins.load(std::memory_order_acquire) == parked_at) {
     }
-    resume_ns.push_back(ns_between(t1, clk::now()));  // until the worker is seen running
-    const long at = g_spin.iterations.load();
-    while (g_spin.iterations.load() < at + 100) {
+    resume.add(round, ns_since(t1));  // until the worker is seen running
+    const long at = g_spins.load();
+    while (g_spins.load() < at + 100) {
     }
   }
   if (!g_spinner.stop(5s)) std::abort();
 }
 
 // ---------------------------------------------------------------- pause / resume (futex baseline)
-void bench_futex_pause(std::vector<double>& pause_ns, std::vector<double>& resume_ns) {
+
+void futex_pause(series& pause, series& resume, std::size_t round, int count) {
   std::atomic<std::uint32_t> request{0};  // 1 = pause requested
   std::atomic<std::uint32_t> parked{0};   // 1 = parked (ack)
   std::atomic<bool> quit{false};
@@ -178,18 +155,18 @@ void bench_futex_pause(std::vector<double>& pause_ns, std::vector<double>& resum
     }
   });
   while (iterations.load() < 1000) std::this_thread::yield();
-  for (int i = 0; i < g_rounds; ++i) {
+  for (int i = 0; i < count; ++i) {
     auto t0 = clk::now();
     request.store(1, std::memory_order_release);
     while (parked.load(std::memory_order_acquire) == 0) futex_wait(parked, 0);
-    pause_ns.push_back(ns_between(t0, clk::now()));
+    pause.add(round, ns_since(t0));
     const long parked_at = iterations.load(std::memory_order_acquire);
     auto t1 = clk::now();
     request.store(0, std::memory_order_release);
     futex_wake(request);
     while (iterations.load(std::memory_order_acquire) == parked_at) {
     }
-    resume_ns.push_back(ns_between(t1, clk::now()));
+    resume.add(round, ns_since(t1));
     const long at = iterations.load();
     while (iterations.load() < at + 100) {
     }
@@ -199,7 +176,8 @@ void bench_futex_pause(std::vector<double>& pause_ns, std::vector<double>& resum
 }
 
 // ---------------------------------------------------------------- pause (mutex + condvar baseline)
-void bench_condvar_pause(std::vector<double>& pause_ns) {
+
+void condvar_pause(series& pause, std::size_t round, int count) {
   std::mutex m;
   std::condition_variable cv;
   bool request = false, parked = false, quit = false;
@@ -220,7 +198,7 @@ void bench_condvar_pause(std::vector<double>& pause_ns) {
     }
   });
   while (iterations.load() < 1000) std::this_thread::yield();
-  for (int i = 0; i < g_rounds; ++i) {
+  for (int i = 0; i < count; ++i) {
     auto t0 = clk::now();
     {
       std::unique_lock<std::mutex> lock(m);
@@ -228,7 +206,7 @@ void bench_condvar_pause(std::vector<double>& pause_ns) {
       request_hint = true;
       cv.wait(lock, [&] { return parked; });
     }
-    pause_ns.push_back(ns_between(t0, clk::now()));
+    pause.add(round, ns_since(t0));
     {
       std::lock_guard<std::mutex> lock(m);
       request = false;
@@ -248,218 +226,306 @@ void bench_condvar_pause(std::vector<double>& pause_ns) {
   worker.join();
 }
 
-// ---------------------------------------------------------------- stop of a sleeping worker
-big_worker g_sleeper;
-std::atomic<int> g_sleeping{0};
+// ---------------------------------------------------------------- stop: shared pieces
 
-void bench_steward_stop_sleeping(std::vector<double>& out) {
+std::atomic<int> g_blocked{0};       // the worker under test reached its wait (or nearly)
+std::atomic<long> g_released{0};     // cleanup actions run, all implementations
+int g_cleanups = 0;                  // entries each worker registers before it waits
+int g_pipe_read = -1;                // never written: the fd the fd-blocked workers wait on
+
+void release_one() {
+  g_released.fetch_add(1, std::memory_order_relaxed);
+}
+// The baselines' cleanup: an RAII guard per resource, run on the thread's way out.
+struct guard {
+  guard() = default;
+  guard(const guard&) = delete;
+  guard& operator=(const guard&) = delete;
+  ~guard() {
+    if (armed) release_one();
+  }
+  bool armed{false};
+};
+struct guards {
+  guard g[4];
+  explicit guards(int n) {
+    for (int i = 0; i < n; ++i) g[i].armed = true;
+  }
+};
+
+// Waits for the worker to announce it is about to block, then gives it time to get there.
+void until_blocked() {
+  while (g_blocked.load() == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(50us);
+}
+
+void check_released(long before, int samples) {
+  if (g_released.load() - before != static_cast<long>(samples) * g_cleanups) {
+    std::fprintf(stderr, "cleanup count mismatch\n");
+    std::abort();
+  }
+}
+
+// ---------------------------------------------------------------- stop of a sleeping worker
+
+big_worker g_sleeper;
+
+void steward_stop_sleeping(series& out, std::size_t round, int count) {
   steward::worker_config cfg;
   cfg.name = "bench-sleeper";
   cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
-    g_sleeping.store(1);
+    for (int i = 0; i < g_cleanups; ++i) STEWARD_TRY(ctx.defer(&release_one));
+    g_blocked.store(1);
     return ctx.sleep_for(1h);
   };
   if (!g_sleeper.configure(cfg)) std::abort();
-  for (int i = 0; i < g_rounds / 4; ++i) {
-    g_sleeping = 0;
+  const long before = g_released.load();
+  for (int i = 0; i < count; ++i) {
+    g_blocked = 0;
     if (!g_sleeper.start()) std::abort();
-    while (g_sleeping.load() == 0) std::this_thread::yield();
-    std::this_thread::sleep_for(50us);  // let it reach the futex
+    until_blocked();
     auto t0 = clk::now();
     auto r = g_sleeper.stop(5s);
-    out.push_back(ns_between(t0, clk::now()));
-    if (!r) std::abort();
+    out.add(round, ns_since(t0));
+    if (!r || r->reason != steward::exit_reason::stopped) std::abort();
   }
+  check_released(before, count);
 }
 
-void bench_jthread_stop_sleeping(std::vector<double>& out) {
+void jthread_stop_sleeping(series& out, std::size_t round, int count) {
 #if defined(STEWARD_BENCH_HAVE_JTHREAD)
-  for (int i = 0; i < g_rounds / 4; ++i) {
-    std::atomic<int> sleeping{0};
-    std::jthread t([&](std::stop_token st) {
+  const long before = g_released.load();
+  for (int i = 0; i < count; ++i) {
+    g_blocked = 0;
+    std::jthread t([](std::stop_token st) {
+      guards held(g_cleanups);
       std::mutex m;
       std::condition_variable_any cv;
       std::unique_lock<std::mutex> lock(m);
-      sleeping = 1;
+      g_blocked = 1;
       cv.wait_for(lock, st, 1h, [] { return false; });
     });
-    while (sleeping.load() == 0) std::this_thread::yield();
-    std::this_thread::sleep_for(50us);
+    until_blocked();
     auto t0 = clk::now();
     t.request_stop();
     t.join();
-    out.push_back(ns_between(t0, clk::now()));
+    out.add(round, ns_since(t0));
   }
+  check_released(before, count);
 #else
-  (void)out;
+  (void)out, (void)round, (void)count;
 #endif
 }
 
-void bench_futex_stop_sleeping(std::vector<double>& out) {
-  // A parked thread stopped by flag + futex wake, acknowledged through a second futex: the
-  // hand-rolled floor steward's stop is built from (without joining an OS thread).
+// A parked thread stopped by flag + futex wake, acknowledged through a second futex once its
+// releases ran: the hand-rolled floor steward's stop is built from (no OS thread joined).
+void futex_stop_sleeping(series& out, std::size_t round, int count) {
   std::atomic<std::uint32_t> stop{0}, done{0}, go{0};
-  std::atomic<int> sleeping{0};
   std::atomic<bool> quit{false};
   std::thread t([&] {
     for (;;) {
       while (go.load() == 0) futex_wait(go, 0);
       go = 0;
       if (quit) return;
-      sleeping = 1;
+      g_blocked = 1;
       while (stop.load() == 0) futex_wait(stop, 0);
       stop = 0;
+      for (int i = 0; i < g_cleanups; ++i) release_one();
       done.store(1);
       futex_wake(done);
     }
   });
-  for (int i = 0; i < g_rounds / 4; ++i) {
-    sleeping = 0;
+  const long before = g_released.load();
+  for (int i = 0; i < count; ++i) {
+    g_blocked = 0;
     done = 0;
     go = 1;
     futex_wake(go);
-    while (sleeping.load() == 0) std::this_thread::yield();
-    std::this_thread::sleep_for(50us);
+    until_blocked();
     auto t0 = clk::now();
     stop.store(1);
     futex_wake(stop);
     while (done.load() == 0) futex_wait(done, 0);
-    out.push_back(ns_between(t0, clk::now()));
+    out.add(round, ns_since(t0));
   }
   quit = true;
   go = 1;
   futex_wake(go);
   t.join();
+  check_released(before, count);
 }
 
 // ---------------------------------------------------------------- stop of an fd-blocked worker
-big_worker g_reader;
-int g_pipe_read = -1;
 
-void bench_steward_stop_fd(std::vector<double>& out) {
+big_worker g_reader;
+
+void steward_stop_fd(series& out, std::size_t round, int count) {
   steward::worker_config cfg;
   cfg.name = "bench-reader";
   cfg.body = [](steward::worker_context& ctx) -> steward::result<void> {
-    g_sleeping.store(1);
+    for (int i = 0; i < g_cleanups; ++i) STEWARD_TRY(ctx.defer(&release_one));
+    g_blocked.store(1);
     auto r = ctx.wait_readable(g_pipe_read);
     if (!r) return steward::fail(r.error());
     return {};
   };
   if (!g_reader.configure(cfg)) std::abort();
-  for (int i = 0; i < g_rounds / 4; ++i) {
-    g_sleeping = 0;
+  const long before = g_released.load();
+  for (int i = 0; i < count; ++i) {
+    g_blocked = 0;
     if (!g_reader.start()) std::abort();
-    while (g_sleeping.load() == 0) std::this_thread::yield();
-    std::this_thread::sleep_for(50us);  // let it reach ppoll
+    until_blocked();
     auto t0 = clk::now();
     auto r = g_reader.stop(5s);
-    out.push_back(ns_between(t0, clk::now()));
-    if (!r) std::abort();
+    out.add(round, ns_since(t0));
+    if (!r || r->reason != steward::exit_reason::stopped) std::abort();
   }
+  check_released(before, count);
 }
 
-void bench_poll_thread_stop_fd(std::vector<double>& out) {
+void wait_fd_or_event(int efd) {
+  pollfd fds[2] = {{g_pipe_read, POLLIN, 0}, {efd, POLLIN, 0}};
+  for (;;) {
+    if (poll(fds, 2, -1) > 0 && (fds[1].revents & POLLIN) != 0) break;
+  }
+  std::uint64_t v;
+  if (read(efd, &v, sizeof v) < 0) std::abort();
+}
+
+void poll_stop_fd(series& out, std::size_t round, int count) {
   const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::atomic<std::uint32_t> done{0}, go{0};
-  std::atomic<int> blocked{0};
   std::atomic<bool> quit{false};
   std::thread t([&] {
     for (;;) {
       while (go.load() == 0) futex_wait(go, 0);
       go = 0;
       if (quit) return;
-      blocked = 1;
-      pollfd fds[2] = {{g_pipe_read, POLLIN, 0}, {efd, POLLIN, 0}};
-      while (poll(fds, 2, -1) <= 0) {
-      }
-      std::uint64_t v;
-      if (read(efd, &v, sizeof v) < 0) std::abort();
+      g_blocked = 1;
+      wait_fd_or_event(efd);
+      for (int i = 0; i < g_cleanups; ++i) release_one();
       done.store(1);
       futex_wake(done);
     }
   });
-  for (int i = 0; i < g_rounds / 4; ++i) {
-    blocked = 0;
+  const long before = g_released.load();
+  for (int i = 0; i < count; ++i) {
+    g_blocked = 0;
     done = 0;
     go = 1;
     futex_wake(go);
-    while (blocked.load() == 0) std::this_thread::yield();
-    std::this_thread::sleep_for(50us);
+    until_blocked();
     auto t0 = clk::now();
     const std::uint64_t one = 1;
     if (write(efd, &one, sizeof one) != sizeof one) std::abort();
     while (done.load() == 0) futex_wait(done, 0);
-    out.push_back(ns_between(t0, clk::now()));
+    out.add(round, ns_since(t0));
   }
   quit = true;
   go = 1;
   futex_wake(go);
   t.join();
   close(efd);
+  check_released(before, count);
 }
+
+void jthread_stop_fd(series& out, std::size_t round, int count) {
+#if defined(STEWARD_BENCH_HAVE_JTHREAD)
+  const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const long before = g_released.load();
+  for (int i = 0; i < count; ++i) {
+    g_blocked = 0;
+    std::jthread t([efd](std::stop_token st) {
+      guards held(g_cleanups);
+      std::stop_callback wake(st, [efd] {
+        const std::uint64_t one = 1;
+        if (write(efd, &one, sizeof one) != sizeof one) std::abort();
+      });
+      g_blocked = 1;
+      wait_fd_or_event(efd);
+    });
+    until_blocked();
+    auto t0 = clk::now();
+    t.request_stop();
+    t.join();
+    out.add(round, ns_since(t0));
+  }
+  close(efd);
+  check_released(before, count);
+#else
+  (void)out, (void)round, (void)count;
+#endif
+}
+
+struct stop_block {
+  stop_block(const char* thread_impl, const char* raw_impl) : jthread(thread_impl), raw(raw_impl) {}
+  series steward{"steward"}, jthread, raw;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) g_rounds = 200;
-  }
-  std::printf("steward benchmarks: %d rounds per latency figure (%u CPUs)\n\n", g_rounds,
-              std::thread::hardware_concurrency());
-
-  const auto cp = bench_checkpoint();
-  std::printf("checkpoint, per loop iteration (200M iterations):\n");
-  std::printf("| implementation | ns/iteration | added over empty loop |\n|---|---|---|\n");
-  std::printf("| empty loop | %.3f | - |\n", cp.plain_ns);
-  std::printf("| acquire load of a flag (floor) | %.3f | %.3f |\n", cp.load_ns, cp.load_ns - cp.plain_ns);
-  std::printf("| steward checkpoint() | %.3f | %.3f |\n", cp.steward_ns, cp.steward_ns - cp.plain_ns);
-  std::printf("checkpoint / acquire-load ratio: %.2fx\n\n", cp.steward_ns / cp.load_ns);
-
-  std::vector<double> sp, sr, fp, fr, cvp;
-  const auto n = static_cast<std::size_t>(g_rounds);
-  sp.reserve(n);
-  sr.reserve(n);
-  fp.reserve(n);
-  fr.reserve(n);
-  cvp.reserve(n);
-  bench_steward_pause(sp, sr);
-  bench_futex_pause(fp, fr);
-  bench_condvar_pause(cvp);
-
-  std::vector<double> ss, js, fs, sf, pf;
-  bench_steward_stop_sleeping(ss);
-  bench_jthread_stop_sleeping(js);
-  bench_futex_stop_sleeping(fs);
+  const auto opt = bench::parse_options(argc, argv, "steward_bench");
+  bench::print_loadavg(opt, "start");
+  const int pause_count = opt.quick ? 100 : 400;  // per round
+  const int stop_count = opt.quick ? 40 : 200;    // per round
+  g_iters = opt.quick ? 10'000'000 : 50'000'000;
+  std::printf("steward control latencies: %d rounds (%u CPUs)\n", opt.rounds, std::thread::hardware_concurrency());
+#if !defined(STEWARD_BENCH_HAVE_JTHREAD)
+  bench::note(opt, "built without C++20: no std::jthread baselines (scripts/bench.sh builds with C++20)");
+#endif
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return 1;
   g_pipe_read = fds[0];
-  bench_steward_stop_fd(sf);
-  bench_poll_thread_stop_fd(pf);
 
-  const auto s_pause = summarize(sp), f_pause = summarize(fp), c_pause = summarize(cvp);
-  const auto s_resume = summarize(sr), f_resume = summarize(fr);
-  const auto s_stop = summarize(ss), f_stop = summarize(fs);
-  const auto s_fd = summarize(sf), p_fd = summarize(pf);
-  std::printf("latencies (ratio = steward or baseline / first baseline of the block):\n");
-  header();
-  row("pause -> ack", "raw futex handshake (baseline)", f_pause, f_pause);
-  row("pause -> ack", "mutex + condvar with acknowledgement", c_pause, f_pause);
-  row("pause -> ack", "steward pause()", s_pause, f_pause);
-  row("resume -> run", "raw futex wake (baseline)", f_resume, f_resume);
-  row("resume -> run", "steward resume()", s_resume, f_resume);
-  row("stop sleeping", "raw futex stop + ack, no join (baseline)", f_stop, f_stop);
-  if (!js.empty()) {
-    const auto j_stop = summarize(js);
-    row("stop sleeping", "std::jthread + cv_any wait_for(stop_token), join", j_stop, f_stop);
-    row("stop sleeping", "steward stop() of sleep_for(1h)", s_stop, f_stop);
-    std::printf("steward stop / jthread stop (median): %.2fx\n", s_stop.median / j_stop.median);
-  } else {
-    row("stop sleeping", "steward stop() of sleep_for(1h)", s_stop, f_stop);
-    std::printf("(build with -DSTEWARD_CXX_STANDARD=20 for the std::jthread baseline)\n");
+  series cp_empty("empty_loop"), cp_load("acquire_load"), cp_steward("steward");
+  series pause_futex("futex"), pause_cv("mutex_condvar"), pause_steward("steward");
+  series resume_futex("futex"), resume_steward("steward");
+  stop_block sleep_c0("jthread_cv", "futex_ack"), sleep_c4("jthread_cv", "futex_ack");
+  stop_block fd_c0("jthread_poll", "poll_eventfd_ack"), fd_c4("jthread_poll", "poll_eventfd_ack");
+
+  for (int r = 0; r < opt.rounds; ++r) {
+    const auto round = static_cast<std::size_t>(r);
+    const bool flip = (r % 2) == 1;
+    in_order(flip, {[&] { cp_empty.add(round, empty_loop()); }, [&] { cp_load.add(round, acquire_load_loop()); },
+                    [&] { cp_steward.add(round, steward_checkpoint_loop()); }});
+    in_order(flip, {[&] { futex_pause(pause_futex, resume_futex, round, pause_count); },
+                    [&] { condvar_pause(pause_cv, round, pause_count); },
+                    [&] { steward_pause(pause_steward, resume_steward, round, pause_count); }});
+    for (int c : {0, 4}) {
+      g_cleanups = c;
+      auto& s = c == 0 ? sleep_c0 : sleep_c4;
+      auto& f = c == 0 ? fd_c0 : fd_c4;
+      in_order(flip, {[&] { futex_stop_sleeping(s.raw, round, stop_count); },
+                      [&] { jthread_stop_sleeping(s.jthread, round, stop_count); },
+                      [&] { steward_stop_sleeping(s.steward, round, stop_count); }});
+      in_order(flip, {[&] { poll_stop_fd(f.raw, round, stop_count); },
+                      [&] { jthread_stop_fd(f.jthread, round, stop_count); },
+                      [&] { steward_stop_fd(f.steward, round, stop_count); }});
+    }
   }
-  row("stop fd-blocked", "poll() + eventfd write (baseline)", p_fd, p_fd);
-  row("stop fd-blocked", "steward stop() of wait_readable()", s_fd, p_fd);
+
+  using bench::report;
+  report("checkpoint", cp_load, cp_load);
+  report("checkpoint", cp_empty, cp_load);
+  report("checkpoint", cp_steward, cp_load, {1.0});
+  report("pause_ack", pause_futex, pause_futex);
+  report("pause_ack", pause_cv, pause_futex);
+  report("pause_ack", pause_steward, pause_futex, {1.0});
+  report("resume_running", resume_futex, resume_futex);
+  report("resume_running", resume_steward, resume_futex, {1.0});
+  const char* names[] = {"stop_sleeping_c0", "stop_sleeping_c4", "stop_fd_c0", "stop_fd_c4"};
+  stop_block* blocks[] = {&sleep_c0, &sleep_c4, &fd_c0, &fd_c4};
+  for (int i = 0; i < 4; ++i) {
+    auto& b = *blocks[i];
+    report(names[i], b.raw, b.raw);
+    report(names[i], b.jthread, b.jthread);
+    report(names[i], b.steward, b.jthread, {0.8});
+    report(names[i], b.steward, b.raw, {2.0});
+  }
+  bench::print_table("steward control latencies (ratio: median of per-round ratios, range over rounds)");
   close(fds[0]);
   close(fds[1]);
+  bench::print_loadavg(opt, "end");
   return 0;
 }

@@ -1,6 +1,7 @@
 // Wake-up jitter of a steward periodic worker beside cyclictest (rt-tests), run in the same
 // session with the same period, policy and priority. Prints both distributions and the ratio of
-// their p99s. The two alternate in rounds so that the VM's noise falls on both alike.
+// their p99s. The two alternate in rounds so that the VM's noise falls on both alike; the BENCH
+// line (bench_common.hpp) gives the median of the per-round ratios and their range.
 // Usage: steward_jitter [--period-us N] [--loops N] [--priority N] [--rounds N]
 #include <algorithm>
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "steward/core/periodic.hpp"
 #include "steward/platform/rt.hpp"
 
@@ -47,8 +49,10 @@ distribution from_samples(std::vector<double> v) {
 steward::static_worker<256 * 1024, 2> g_ticker;
 
 std::vector<double> g_steward_us;
+bench::series g_steward_series("steward");
+bench::series g_cyclictest_series("cyclictest");
 
-void run_steward_round(bool& fell_back, int loops) {
+void run_steward_round(bool& fell_back, int loops, std::size_t round) {
   steward::worker_config cfg;
   cfg.name = "jitter";
   cfg.prefault_stack = true;
@@ -73,8 +77,10 @@ void run_steward_round(bool& fell_back, int loops) {
   }
   fell_back = started->thread.rt_fell_back;
   while (!steward::is_terminal(g_ticker.state())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  for (int i = 0; i < g_recorded.load(); ++i)
+  for (int i = 0; i < g_recorded.load(); ++i) {
     g_steward_us.push_back(static_cast<double>(g_lateness_ns[i]) / 1000.0);
+    g_steward_series.add(round, static_cast<double>(g_lateness_ns[i]));
+  }
 }
 
 constexpr int k_histogram_us = 20000;
@@ -82,7 +88,7 @@ std::vector<long> g_buckets(k_histogram_us + 1, 0);
 long g_overflows = 0, g_total = 0, g_max_us = 0, g_min_us = -1;
 
 // Runs cyclictest with a histogram (1 us buckets) and adds it to the totals.
-bool run_cyclictest_round(int loops) {
+bool run_cyclictest_round(int loops, std::size_t round) {
   const int histogram_us = k_histogram_us;
   std::string cmd = "cyclictest -q -m -t 1 -p " + std::to_string(g_priority) + " -i " +
                     std::to_string(g_period_us) + " -l " + std::to_string(loops) + " -h " +
@@ -97,6 +103,7 @@ bool run_cyclictest_round(int loops) {
     if (line[0] != '#' && std::sscanf(line, "%ld %ld", &us, &count) == 2 && us >= 0 && us <= histogram_us) {
       buckets[static_cast<std::size_t>(us)] += count;
       total += count;
+      for (long k = 0; k < count; ++k) g_cyclictest_series.add(round, static_cast<double>(us) * 1000.0);
     } else if (std::strncmp(line, "# Max Latencies:", 16) == 0) {
       max_us = std::strtol(line + 16, nullptr, 10);
     } else if (std::strncmp(line, "# Min Latencies:", 16) == 0) {
@@ -107,6 +114,7 @@ bool run_cyclictest_round(int loops) {
   }
   const int rc = pclose(pipe);
   if (rc != 0 || total == 0) return false;
+  for (long k = 0; k < overflows; ++k) g_cyclictest_series.add(round, static_cast<double>(max_us) * 1000.0);
   g_total += total + overflows;
   g_overflows += overflows;
   g_max_us = std::max(g_max_us, max_us);
@@ -148,6 +156,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--priority") == 0) g_priority = v;
     if (std::strcmp(argv[i], "--rounds") == 0) g_rounds = std::max(1, v);
   }
+  bench::options opt;
+  opt.prog = "steward_jitter";
+  bench::print_loadavg(opt, "start");
   const auto locked = steward::platform::lock_memory();
   std::printf(
       "wake-up lateness, period %d us, %d loops in %d alternating rounds, SCHED_FIFO %d, mlockall %s\n\n",
@@ -157,8 +168,14 @@ int main(int argc, char** argv) {
   const int per_round = std::max(1, g_loops / g_rounds);
   g_steward_us.reserve(static_cast<std::size_t>(per_round * g_rounds));
   for (int r = 0; r < g_rounds; ++r) {
-    run_steward_round(fell_back, per_round);
-    have_cyclictest = have_cyclictest && run_cyclictest_round(per_round);
+    const auto round = static_cast<std::size_t>(r);
+    if (r % 2 == 0) {
+      run_steward_round(fell_back, per_round, round);
+      have_cyclictest = have_cyclictest && run_cyclictest_round(per_round, round);
+    } else {
+      have_cyclictest = have_cyclictest && run_cyclictest_round(per_round, round);
+      run_steward_round(fell_back, per_round, round);
+    }
   }
   const auto ours = from_samples(g_steward_us);
   const auto theirs = cyclictest_distribution();
@@ -169,11 +186,20 @@ int main(int argc, char** argv) {
       "|\n");
   if (have_cyclictest) print("cyclictest -m -t 1 (baseline)", theirs);
   print(fell_back ? "steward periodic worker (FIFO refused: OTHER)" : "steward periodic worker", ours);
+  char name[64];
+  std::snprintf(name, sizeof name, "jitter_%dus_%s%d", g_period_us, fell_back ? "other" : "fifo", g_priority);
+  if (fell_back) bench::note(opt, "SCHED_FIFO refused: the steward worker ran at SCHED_OTHER");
+  if (!locked) bench::note(opt, "mlockall refused");
   if (!have_cyclictest) {
-    std::printf("\ncyclictest not available or failed (apt-get install rt-tests; needs RT privilege)\n");
+    bench::note(opt, "cyclictest not available or failed (apt-get install rt-tests; needs RT privilege)");
+    bench::report(name, g_steward_series, g_steward_series);
+    bench::print_loadavg(opt, "end");
     return 2;
   }
+  bench::report(name, g_cyclictest_series, g_cyclictest_series);
+  bench::report(name, g_steward_series, g_cyclictest_series, {0, 1.2});
   std::printf("\np99 ratio steward / cyclictest: %.2fx   (p50 ratio %.2fx)\n", ours.p99_us / theirs.p99_us,
               theirs.p50_us > 0 ? ours.p50_us / theirs.p50_us : 0.0);
+  bench::print_loadavg(opt, "end");
   return 0;
 }
