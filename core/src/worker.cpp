@@ -509,6 +509,10 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
   }
   run_stop_callbacks();  // on this thread, whoever set the flag (an async stop runs none)
   if (timeout <= duration::zero()) {  // a request only (many workers asked at once, then waited for)
+    // Still running (the usual case for a request): no second trip through the lock.
+    if (m_generation.load(std::memory_order_seq_cst) == gen && !is_terminal(state())) {
+      return fail(errc::timeout, name());
+    }
     platform::lock_guard lock(m_mutex);
     if (m_last_exit.generation == gen && (m_generation.load(std::memory_order_relaxed) != gen ||
                                           is_terminal(state()))) {
