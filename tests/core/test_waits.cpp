@@ -17,8 +17,6 @@ struct wait_probe {
   std::atomic<int> entered{0};  // how many times the body entered the wait
   std::atomic<int> result{-2};  // code_of() of the wait's result (-1 = ok)
   std::atomic<bool> ready{false};
-  std::atomic<std::int64_t> returned_at{0};
-  std::atomic<std::int64_t> deadline{0};
   steward::notifier note;
   int fd{-1};
 };
@@ -31,11 +29,6 @@ struct pipe_pair {
     ::close(fds[1]);
   }
 };
-
-std::int64_t now_ns() {
-  auto t = steward::platform::monotonic_now();
-  return t ? t->time_since_epoch().count() : 0;
-}
 
 steward::worker_config sleeper(wait_probe* p) {
   steward::worker_config cfg;
@@ -135,33 +128,64 @@ TEST_CASE("waits: stop wakes a paused worker that was sleeping" * doctest::timeo
   CHECK(p.result == code(errc::stop_requested));
 }
 
-TEST_CASE("waits: a pause inside sleep is acknowledged; after resume it keeps its deadline" *
+TEST_CASE("waits: a pause inside sleep is acknowledged, and after resume the sleep keeps its deadline" *
           doctest::timeout(60)) {
-  wait_probe p;
+  // The manual clock makes the deadline a logical step: the sleep's deadline is exactly
+  // t0 + 1 h, and time moves only when the test says so. A sleep that restarted its full
+  // hour (or its remaining time) after a resume would need manual time that never comes.
+  manual_clock clock;
+  CHECK(clock.installed());
+  if (!clock.installed()) return;
+  const auto t0 = manual_clock::now();
+  static constexpr auto k_half = std::chrono::minutes(30);
+  static constexpr auto k_sleep = 2 * k_half;
+  struct probe {
+    std::atomic<int> entered{0};
+    std::atomic<int> result{-2};  // code_of() of the sleep (-1 = ok)
+    std::atomic<std::uint32_t> parks_before{99}, parks_after{99};
+    std::atomic<std::int64_t> returned_at{0};
+  } p;
   steward::worker_config cfg;
   cfg.name = "timed-sleeper";
-  auto* probe = &p;
-  cfg.body = [probe](steward::worker_context& ctx) -> steward::result<void> {
-    auto deadline = steward::platform::deadline_after(std::chrono::milliseconds(200));
-    if (!deadline) return steward::fail(deadline.error());
-    probe->deadline = deadline->time_since_epoch().count();
-    probe->entered.fetch_add(1);
-    auto r = ctx.sleep_until(*deadline);
-    probe->returned_at = now_ns();
-    probe->result = code_of(r);
+  auto* pr = &p;
+  cfg.body = [pr](steward::worker_context& ctx) -> steward::result<void> {
+    pr->parks_before = ctx.park_count();
+    pr->entered = 1;  // no safe point between here and the sleep: a pause parks inside it
+    auto r = ctx.sleep_for(k_sleep);
+    pr->returned_at = manual_clock::now().time_since_epoch().count();
+    pr->parks_after = ctx.park_count();
+    pr->result = code_of(r);
     return r;
   };
   auto w = make_worker(cfg);
-  REQUIRE(w->start());
-  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
-  auto paused = w->pause(k_ack);
-  if (paused) {  // the 200 ms sleep may already be over on a loaded machine; then nothing to check
-    CHECK(w->state() == worker_state::paused);
-    REQUIRE(w->resume());
-  }
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
-  CHECK(p.result == -1);                             // a sleep ends in success, not an error
-  CHECK(p.returned_at.load() >= p.deadline.load());  // and never before its deadline
+  CHECK(w->start());
+  CHECK(eventually([&] { return p.entered.load() == 1; }));
+  // (a) acknowledged inside the sleep: the body has entered it and not returned.
+  const bool paused = static_cast<bool>(w->pause(k_ack));
+  CHECK(paused);
+  if (!paused) return;
+  CHECK(w->state() == worker_state::paused);
+  CHECK(p.result == -2);
+  clock.advance(k_half);  // half the sleep passes while it is paused
+  CHECK(w->resume());
+  // Still inside the same sleep after the resume: a second pause is acknowledged there too
+  // (had the sleep returned, the body would have ended and pause() would say so).
+  const bool paused_again = static_cast<bool>(w->pause(k_ack));
+  CHECK(paused_again);
+  if (!paused_again) return;
+  CHECK(p.result == -2);
+  clock.advance(k_half);  // now exactly the original deadline, t0 + 1 h
+  CHECK(p.result == -2);       // parked: nothing returns while paused
+  CHECK(w->resume());
+  // (b) the deadline passed while paused, so the sleep ends at once after the resume.
+  CHECK(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(p.result == -1);  // a sleep ends in success, not an error
+  CHECK(p.returned_at.load() == (t0 + k_sleep).time_since_epoch().count());
+  CHECK(p.parks_before == 0);
+  CHECK(p.parks_after == 2);  // both pauses parked inside this one sleep
+  auto report = w->stop(k_ack);
+  CHECK(report);
+  if (report) CHECK(report->reason == exit_reason::returned);
 }
 
 TEST_CASE("waits: a pause inside a notifier wait is acknowledged, the wait resumes" * doctest::timeout(60)) {
