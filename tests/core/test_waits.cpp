@@ -14,10 +14,13 @@ using steward::worker_state;
 namespace {
 
 struct wait_probe {
-  std::atomic<int> entered{0};  // how many times the body entered the wait
-  std::atomic<int> result{-2};  // code_of() of the wait's result (-1 = ok)
+  std::atomic<int> entered{0};      // how many times the body entered the wait
+  std::atomic<int> evaluations{0};  // notifier waits: how often the predicate was evaluated
+  std::atomic<int> result{-2};      // code_of() of the wait's result (-1 = ok)
+  std::atomic<std::uint32_t> parks{99};  // ctx.park_count() right after the wait returned
   std::atomic<bool> ready{false};
   steward::notifier note;
+  bool notifier_wait{false};  // set by note_waiter(), before the worker starts
   int fd{-1};
 };
 
@@ -36,19 +39,30 @@ steward::worker_config sleeper(wait_probe* p) {
   cfg.body = [p](steward::worker_context& ctx) -> steward::result<void> {
     p->entered.fetch_add(1);
     auto r = ctx.sleep_for(std::chrono::hours(1));
+    p->parks = ctx.park_count();
     p->result = code_of(r);
     return r;
   };
   return cfg;
 }
 
+// The predicate counts its evaluations: once it has returned false the worker is provably
+// inside the wait (attached to the notifier, about to block or blocked).
 steward::worker_config note_waiter(wait_probe* p) {
   steward::worker_config cfg;
   cfg.name = "note-waiter";
+  p->notifier_wait = true;
   cfg.body = [p](steward::worker_context& ctx) -> steward::result<void> {
     p->entered.fetch_add(1);
     auto r = ctx.wait_until(
-        p->note, [p] { return p->ready.load(); }, steward::never);
+        p->note,
+        [p] {
+          const bool ready = p->ready.load();
+          p->evaluations.fetch_add(1);
+          return ready;
+        },
+        steward::never);
+    p->parks = ctx.park_count();
     p->result = code_of(r);
     return r;
   };
@@ -61,6 +75,7 @@ steward::worker_config fd_waiter(wait_probe* p) {
   cfg.body = [p](steward::worker_context& ctx) -> steward::result<void> {
     p->entered.fetch_add(1);
     auto r = ctx.wait_readable(p->fd);
+    p->parks = ctx.park_count();
     p->result = code_of(r);
     if (!r) return steward::fail(r.error());
     return {};
@@ -68,33 +83,48 @@ steward::worker_config fd_waiter(wait_probe* p) {
   return cfg;
 }
 
+// Until the worker is inside its wait: for a notifier wait, until the predicate has been
+// evaluated (false: `ready` is not set) after `after` evaluations; otherwise until the body has
+// entered the wait call (no safe point lies between that line and the wait).
+bool inside_wait(const wait_probe& p, int after = 0) {
+  return eventually([&] { return p.entered.load() == 1; }) &&
+         (!p.notifier_wait || eventually([&] { return p.evaluations.load() > after; }));
+}
+
 void stop_while_waiting(const steward::worker_config& cfg, wait_probe& p) {
   auto w = make_worker(cfg);
-  REQUIRE(w->start());
-  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
+  CHECK(w->start());
+  CHECK(inside_wait(p));
   auto report = w->stop(k_ack);  // a one-hour / forever wait: only the wake-up ends it
-  REQUIRE(report);
+  CHECK(report);
+  if (!report) return;
   CHECK(report->reason == exit_reason::stopped);
   CHECK(p.result == code(errc::stop_requested));
 }
 
 // Pause inside the wait, check the acknowledgement, resume, then let the wait finish.
-template <class Finish>
-void pause_inside_wait(const steward::worker_config& cfg, wait_probe& p, Finish finish) {
+// `finish` ends the wait; `rewait` (after the resume) returns once the worker is inside the
+// same wait again, so that `finish` provably reaches a waiting worker.
+template <class Rewait, class Finish>
+void pause_inside_wait(const steward::worker_config& cfg, wait_probe& p, Rewait rewait, Finish finish) {
   auto w = make_worker(cfg);
-  REQUIRE(w->start());
-  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
-  REQUIRE(w->pause(k_ack));  // acknowledged from inside the wait, no body cooperation
+  CHECK(w->start());
+  CHECK(inside_wait(p));
+  const bool paused = static_cast<bool>(w->pause(k_ack));  // no body cooperation
+  CHECK(paused);
+  if (!paused) return;
   CHECK(w->state() == worker_state::paused);
-  CHECK(p.result == -2);  // the wait has not returned
-  REQUIRE(w->resume());
+  CHECK(p.result == -2);  // acknowledged inside the wait: it has not returned
+  CHECK(w->resume());
+  CHECK(rewait());
   CHECK(p.result == -2);  // still waiting after resume
   finish();
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(eventually([&] { return w->state() == worker_state::stopped; }));
   CHECK(p.result == -1);
+  CHECK(p.parks == 1);  // the pause parked inside this wait, once
   auto report = w->stop(k_ack);
-  REQUIRE(report);
-  CHECK(report->reason == exit_reason::returned);
+  CHECK(report);
+  if (report) CHECK(report->reason == exit_reason::returned);
 }
 
 }  // namespace
@@ -119,13 +149,15 @@ TEST_CASE("waits: stop wakes a worker blocked waiting for an fd" * doctest::time
 TEST_CASE("waits: stop wakes a paused worker that was sleeping" * doctest::timeout(60)) {
   wait_probe p;
   auto w = make_worker(sleeper(&p));
-  REQUIRE(w->start());
-  REQUIRE(eventually([&] { return p.entered.load() == 1; }));
-  REQUIRE(w->pause(k_ack));
+  CHECK(w->start());
+  CHECK(inside_wait(p));
+  CHECK(w->pause(k_ack));
   auto report = w->stop(k_ack);
-  REQUIRE(report);
+  CHECK(report);
+  if (!report) return;
   CHECK(report->reason == exit_reason::stopped);
   CHECK(p.result == code(errc::stop_requested));
+  CHECK(p.parks == 1);  // it was parked inside the sleep when the stop came
 }
 
 TEST_CASE("waits: a pause inside sleep is acknowledged, and after resume the sleep keeps its deadline" *
@@ -190,20 +222,31 @@ TEST_CASE("waits: a pause inside sleep is acknowledged, and after resume the sle
 
 TEST_CASE("waits: a pause inside a notifier wait is acknowledged, the wait resumes" * doctest::timeout(60)) {
   wait_probe p;
-  pause_inside_wait(note_waiter(&p), p, [&] {
-    p.ready = true;
-    p.note.notify_all();
-  });
+  pause_inside_wait(
+      note_waiter(&p), p,
+      [&] {
+        // A notify with the predicate still false must make the resumed worker evaluate it
+        // again: then it is provably back inside the wait, and the next notify must reach it.
+        const int before = p.evaluations.load();
+        p.note.notify_all();
+        return inside_wait(p, before);
+      },
+      [&] {
+        p.ready = true;
+        p.note.notify_all();
+      });
 }
 
 TEST_CASE("waits: a pause inside an fd wait is acknowledged, the wait resumes" * doctest::timeout(60)) {
   wait_probe p;
   pipe_pair pipe;
   p.fd = pipe.fds[0];
-  pause_inside_wait(fd_waiter(&p), p, [&] {
-    const char byte = 'x';
-    REQUIRE(::write(pipe.fds[1], &byte, 1) == 1);
-  });
+  pause_inside_wait(
+      fd_waiter(&p), p, [] { return true; },  // a blocked ppoll() cannot be observed
+      [&] {
+        const char byte = 'x';
+        CHECK(::write(pipe.fds[1], &byte, 1) == 1);
+      });
 }
 
 TEST_CASE("waits: notifier wait returns when the predicate holds, and times out otherwise" *
@@ -211,24 +254,38 @@ TEST_CASE("waits: notifier wait returns when the predicate holds, and times out 
   struct probe {
     steward::notifier note;
     std::atomic<int> value{0};
+    std::atomic<int> last_seen{-1};  // the value the predicate saw when last evaluated
     std::atomic<int> first{-2}, second{-2};
   } p;
   steward::worker_config cfg;
   auto* pr = &p;
   cfg.body = [pr](steward::worker_context& ctx) -> steward::result<void> {
     pr->first = code_of(ctx.wait_for(
-        pr->note, [pr] { return pr->value.load() == 3; }, std::chrono::hours(1)));
+        pr->note,
+        [pr] {
+          const int v = pr->value.load();
+          pr->last_seen = v;
+          return v == 3;
+        },
+        std::chrono::hours(1)));
     pr->second = code_of(ctx.wait_for(
         pr->note, [] { return false; }, std::chrono::milliseconds(1)));
     return {};
   };
   auto w = make_worker(cfg);
-  REQUIRE(w->start());
+  CHECK(w->start());
   for (int i = 1; i <= 3; ++i) {
+    // The worker has evaluated the predicate on the previous value (false): it is waiting,
+    // so only this notify can make it see the new value.
+    const bool waiting = eventually([&] { return p.last_seen.load() == i - 1; });
+    CHECK(waiting);
+    if (!waiting) return;
+    CHECK(p.first == -2);  // a false predicate does not end the wait
     p.value = i;
     p.note.notify_all();
   }
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(eventually([&] { return w->state() == worker_state::stopped; }));
+  CHECK(p.last_seen == 3);
   CHECK(p.first == -1);
   CHECK(p.second == code(errc::timeout));
 }
