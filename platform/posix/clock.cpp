@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <ctime>
 
+#include "manual_clock.hpp"
 #include "steward/platform/clock.hpp"
 
 namespace steward::platform {
@@ -13,6 +14,9 @@ namespace {
 // Test seam: the manual clock (clock.hpp). One acquire load on every read while it is off.
 std::atomic<bool> g_manual{false};
 std::atomic<std::int64_t> g_manual_ns{0};
+// Deadlines of the timed waits in progress on the manual clock; 0 = free slot.
+constexpr int k_wait_slots = 16;
+std::atomic<std::int64_t> g_waits[k_wait_slots]{};
 
 result<time_point> os_now() noexcept {
   timespec ts{};
@@ -62,6 +66,29 @@ void remove_manual_clock() noexcept {
 
 bool manual_clock_installed() noexcept {
   return g_manual.load(std::memory_order_acquire);
+}
+
+int manual_clock_waiters(time_point deadline) noexcept {
+  const auto ns = deadline.time_since_epoch().count();
+  int n = 0;
+  for (const auto& slot : g_waits) n += slot.load(std::memory_order_acquire) == ns ? 1 : 0;
+  return n;
+}
+
+detail::manual_wait::manual_wait(time_point deadline, bool active) noexcept : m_slot(-1) {
+  if (!active) return;
+  const auto ns = deadline.time_since_epoch().count();
+  for (int i = 0; i < k_wait_slots; ++i) {
+    std::int64_t free = 0;
+    if (g_waits[i].compare_exchange_strong(free, ns, std::memory_order_acq_rel)) {
+      m_slot = i;
+      return;
+    }
+  }
+}
+
+detail::manual_wait::~manual_wait() {
+  if (m_slot >= 0) g_waits[m_slot].store(0, std::memory_order_release);
 }
 
 }  // namespace steward::platform

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <ctime>
 
+#include "manual_clock.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/platform/io.hpp"
 
@@ -63,6 +64,7 @@ result<fd_wait_result> wait_fds(const fd_request* requests, std::size_t count, c
   // time and compare with the manual clock between them.
   const bool manual = deadline != never && manual_clock_installed();
   constexpr duration k_manual_slice = std::chrono::milliseconds(1);
+  const detail::manual_wait registered(deadline, manual);
   for (;;) {
     timespec ts{};
     const timespec* tsp = nullptr;

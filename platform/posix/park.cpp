@@ -10,6 +10,7 @@
 #include <climits>
 #include <ctime>
 
+#include "manual_clock.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/platform/park.hpp"
 
@@ -35,7 +36,8 @@ long futex(std::uint32_t* addr, int op, std::uint32_t val, const timespec* ts) n
 park_status park_wait_manual(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                              time_point deadline) noexcept {
   constexpr timespec slice{0, 1'000'000};  // relative, for FUTEX_WAIT
-  bool counted = false;                    // one kernel sleep per call, as the kernel path counts
+  const detail::manual_wait registered(deadline, true);
+  bool counted = false;  // one kernel sleep per call, as the kernel path counts
   for (;;) {
     if (!manual_clock_installed()) return park_status::woken;  // removed: the caller looks again
     const auto now = monotonic_now();

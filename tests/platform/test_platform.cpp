@@ -157,14 +157,17 @@ TEST_CASE("platform: the manual clock moves only when advanced, and timed waits 
     phase = 1;
     second = wait_once(1);
   });
+  while (plat::manual_clock_waiters(deadline) != 1) std::this_thread::yield();  // it waits
   plat::advance_manual_clock(30min);
   word.store(1);
   plat::park_wake_all(word);
   while (phase.load() != 1) std::this_thread::yield();  // the first wait has returned
   CHECK(first == 0);  // half an hour early: no time-out
+  while (plat::manual_clock_waiters(deadline) != 1) std::this_thread::yield();  // waits again
   plat::advance_manual_clock(30min);  // exactly the deadline
   parker.join();  // only the manual deadline can end the second wait
   CHECK(second == 1);
+  CHECK(plat::manual_clock_waiters(deadline) == 0);  // a wait that returned is not counted
 
   // An fd wait with a manual deadline: nothing to read, so only the manual clock ends it.
   int fds[2];
@@ -179,6 +182,7 @@ TEST_CASE("platform: the manual clock moves only when advanced, and timed waits 
     auto r = plat::wait_fd(fds[0], plat::io_interest::readable, waker, fd_deadline);
     fd_status = r ? static_cast<int>(r->status) : -2;
   });
+  while (plat::manual_clock_waiters(fd_deadline) != 1) std::this_thread::yield();  // in ppoll
   plat::advance_manual_clock(1h);
   fd_waiter.join();
   CHECK(fd_status == static_cast<int>(plat::fd_wait_status::timed_out));

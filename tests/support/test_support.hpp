@@ -146,6 +146,10 @@ class manual_clock {
     return t ? *t : steward::time_point{};
   }
   static void advance(steward::duration d) noexcept { steward::platform::advance_manual_clock(d); }
+  // Until some thread waits for exactly `deadline` (so it has read the clock and decided).
+  [[nodiscard]] static bool waited_for(steward::time_point deadline) {
+    return eventually([&] { return steward::platform::manual_clock_waiters(deadline) > 0; });
+  }
 
  private:
   bool m_installed;

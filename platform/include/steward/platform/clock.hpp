@@ -33,5 +33,10 @@ void advance_manual_clock(duration d) noexcept;
 void remove_manual_clock() noexcept;
 // True while a manual clock is installed (the port's timed waits consult it).
 [[nodiscard]] bool manual_clock_installed() noexcept;
+// How many threads are inside a timed wait (park_wait, wait_fd, wait_fds) for exactly
+// `deadline` on the manual clock: once a thread waits for it, every clock read that led to that
+// wait is done, so a test can advance the clock knowing what the thread decided. Up to 16
+// concurrent waits are counted.
+[[nodiscard]] int manual_clock_waiters(time_point deadline) noexcept;
 
 }  // namespace steward::platform
