@@ -172,7 +172,6 @@ TEST_CASE("waits: a pause inside sleep is acknowledged, and after resume the sle
   static constexpr auto k_half = std::chrono::minutes(30);
   static constexpr auto k_sleep = 2 * k_half;
   struct probe {
-    std::atomic<int> entered{0};
     std::atomic<int> result{-2};  // code_of() of the sleep (-1 = ok)
     std::atomic<std::uint32_t> parks_before{99}, parks_after{99};
     std::atomic<std::int64_t> returned_at{0};
@@ -182,7 +181,6 @@ TEST_CASE("waits: a pause inside sleep is acknowledged, and after resume the sle
   auto* pr = &p;
   cfg.body = [pr](steward::worker_context& ctx) -> steward::result<void> {
     pr->parks_before = ctx.park_count();
-    pr->entered = 1;  // no safe point between here and the sleep: a pause parks inside it
     auto r = ctx.sleep_for(k_sleep);
     pr->returned_at = manual_clock::now().time_since_epoch().count();
     pr->parks_after = ctx.park_count();
@@ -191,23 +189,26 @@ TEST_CASE("waits: a pause inside sleep is acknowledged, and after resume the sle
   };
   auto w = make_worker(cfg);
   CHECK(w->start());
-  CHECK(eventually([&] { return p.entered.load() == 1; }));
-  // (a) acknowledged inside the sleep: the body has entered it and not returned.
+  // (a) The worker waits for its deadline, t0 + 1 h: the pause is acknowledged inside the sleep.
+  CHECK(clock.waited_for(t0 + k_sleep));
   const bool paused = static_cast<bool>(w->pause(k_ack));
   CHECK(paused);
   if (!paused) return;
   CHECK(w->state() == worker_state::paused);
-  CHECK(p.result == -2);
+  CHECK(p.result == -2);  // the sleep has not returned
   clock.advance(k_half);  // half the sleep passes while it is paused
   CHECK(w->resume());
-  // Still inside the same sleep after the resume: a second pause is acknowledged there too
-  // (had the sleep returned, the body would have ended and pause() would say so).
+  // (b) After the resume the same sleep waits for its original deadline again (a restarted
+  // sleep would wait for t0 + 1.5 h, one that forgot it would have returned).
+  CHECK(clock.waited_for(t0 + k_sleep));
+  CHECK(p.result == -2);
+  // A second pause, and the deadline passes while the worker is parked.
   const bool paused_again = static_cast<bool>(w->pause(k_ack));
   CHECK(paused_again);
   if (!paused_again) return;
   CHECK(p.result == -2);
   clock.advance(k_half);  // now exactly the original deadline, t0 + 1 h
-  CHECK(p.result == -2);       // parked: nothing returns while paused
+  CHECK(p.result == -2);  // parked: nothing returns while paused
   CHECK(w->resume());
   // (b) the deadline passed while paused, so the sleep ends at once after the resume.
   CHECK(eventually([&] { return w->state() == worker_state::stopped; }));
