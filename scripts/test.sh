@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: native build and tests (g++ and clang), ThreadSanitizer,
-# AddressSanitizer+UBSan, -fno-exceptions -fno-rtti, a consumer project built against the
-# installed package, and the suite cross-compiled for aarch64, armhf and riscv64 under qemu.
+# The whole test suite: native build and tests (g++ and clang), ThreadSanitizer, the
+# concurrency tests repeated (native, TSan, and native beside a CPU load), AddressSanitizer+UBSan,
+# -fno-exceptions -fno-rtti, a consumer project built against the installed package, and the
+# suite cross-compiled for aarch64, armhf and riscv64 under qemu.
 # Usage: scripts/test.sh            (everything)
 #        STEWARD_STAGES="native tsan" scripts/test.sh   (a subset)
+#        STEWARD_REPEAT_NATIVE / STEWARD_REPEAT_TSAN / STEWARD_REPEAT_LOADED: repeat counts of
+#        the repeat stage (defaults 50, 40, 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-stages=${STEWARD_STAGES:-"native clang tsan asan no-exceptions consumer cross"}
+stages=${STEWARD_STAGES:-"native clang tsan repeat asan no-exceptions consumer cross"}
 if [[ " $stages " == *" cross "* ]]; then scripts/deps.sh --cross; else scripts/deps.sh; fi
 jobs=$(nproc)
 passed=0
@@ -21,6 +24,10 @@ run_ctest() {  # build dir, extra env
   fi
   return 1
 }
+
+native_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+tsan_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF
+           "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer")
 
 stage() {  # name, configure args...
   local name=$1
@@ -41,12 +48,91 @@ stage() {  # name, configure args...
   if ((ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=("$name"); fi
 }
 
+# The repeat stage: every test case of the core, supervisor and platform suites (the
+# concurrency tests) run again and again, so that a flaky test fails here and not later.
+# It reuses the native and tsan stages' build directories (building them if needed).
+concurrency_tests='^steward_(core|supervisor|platform)_tests:'
+load_pids=()
+loaded_pid=""
+
+stop_load() {  # also stops the command run beside the load, if it still runs
+  local pid
+  [[ -n $loaded_pid ]] && kill "$loaded_pid" 2>/dev/null
+  for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${load_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  load_pids=()
+}
+
+start_load() {  # count: busy loops, one per CPU. Each also ends by itself when this script is
+  local parent=$$ end=$((SECONDS + 1800)) i  # gone (even after SIGKILL), and after 30 minutes.
+  for ((i = 0; i < $1; i++)); do
+    (
+      trap - EXIT INT TERM
+      while kill -0 "$parent" 2>/dev/null && ((SECONDS < end)); do
+        for ((j = 0; j < 20000; j++)); do :; done
+      done
+    ) &
+    load_pids+=($!)
+  done
+}
+
+beside_load() {  # command...: runs it in the background and waits, so a signal is handled at once
+  local rc=0
+  "$@" &
+  loaded_pid=$!
+  wait "$loaded_pid" || rc=$?
+  loaded_pid=""
+  return $rc
+}
+
+repeat_part() {  # label, command...: runs it, prints its duration; returns its status
+  local label=$1
+  shift
+  local start=$SECONDS rc=0
+  echo "-- repeat: $label"
+  "$@" || rc=$?
+  echo "-- repeat: $label: $((SECONDS - start)) s, $([[ $rc == 0 ]] && echo passed || echo FAILED)"
+  return $rc
+}
+
+repeat_stage() {
+  echo "== stage repeat"
+  local ok=1 start=$SECONDS
+  local n_native=${STEWARD_REPEAT_NATIVE:-50} n_tsan=${STEWARD_REPEAT_TSAN:-40}
+  local n_loaded=${STEWARD_REPEAT_LOADED:-10}
+  local native=build/ci-native tsan=build/ci-tsan
+  echo "-- repeat: building $native and $tsan (no-ops when the native and tsan stages ran)"
+  { cmake -S . -B "$native" -G Ninja "${native_args[@]}" >/dev/null &&
+    cmake --build "$native" -j"$jobs" >/dev/null; } || ok=0
+  { cmake -S . -B "$tsan" -G Ninja "${tsan_args[@]}" >/dev/null &&
+    cmake --build "$tsan" -j"$jobs" >/dev/null; } || ok=0
+  if ((ok)); then
+    local ctest_args=(-j"$jobs" -R "$concurrency_tests" --output-on-failure --no-tests=error)
+    repeat_part "native, every test case until-fail:$n_native" \
+      ctest --test-dir "$native" "${ctest_args[@]}" --repeat until-fail:"$n_native" || ok=0
+    repeat_part "tsan, every test case until-fail:$n_tsan" \
+      setarch "$(uname -m)" -R ctest --test-dir "$tsan" "${ctest_args[@]}" --repeat until-fail:"$n_tsan" || ok=0
+    echo "-- repeat: starting $jobs busy loops as CPU load"
+    trap 'stop_load' EXIT
+    trap 'stop_load; echo "-- repeat: interrupted, CPU load stopped"; exit 130' INT
+    trap 'stop_load; echo "-- repeat: terminated, CPU load stopped"; exit 143' TERM
+    start_load "$jobs"
+    repeat_part "native beside $jobs busy loops, every test case until-fail:$n_loaded" \
+      beside_load ctest --test-dir "$native" "${ctest_args[@]}" --repeat until-fail:"$n_loaded" || ok=0
+    stop_load
+    trap - EXIT INT TERM
+    echo "-- repeat: CPU load stopped"
+  fi
+  echo "-- repeat: stage took $((SECONDS - start)) s"
+  if ((ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(repeat); fi
+}
+
 for s in $stages; do
   case $s in
-    native) stage native -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    native) stage native "${native_args[@]}" ;;
     clang) stage clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DSTEWARD_BUILD_BENCH=OFF ;;
-    tsan) stage tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF \
-            -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" ;;
+    tsan) stage tsan "${tsan_args[@]}" ;;
+    repeat) repeat_stage ;;
     asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
           stage asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF \
             -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" ;;

@@ -10,6 +10,8 @@
 #include <climits>
 #include <ctime>
 
+#include "manual_clock.hpp"
+#include "steward/platform/clock.hpp"
 #include "steward/platform/park.hpp"
 
 namespace steward::platform {
@@ -29,10 +31,29 @@ long futex(std::uint32_t* addr, int op, std::uint32_t val, const timespec* ts) n
   return syscall(SYS_futex, addr, op, val, ts, nullptr, FUTEX_BITSET_MATCH_ANY);
 }
 
+// Test seam (clock.hpp): the kernel does not know the manual clock, so sleep in slices of real
+// time and compare with the manual clock between them (NOTE-2).
+park_status park_wait_manual(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                             time_point deadline) noexcept {
+  constexpr timespec slice{0, 1'000'000};  // relative, for FUTEX_WAIT
+  const detail::manual_wait registered(deadline, true);
+  bool counted = false;  // one kernel sleep per call, as the kernel path counts
+  for (;;) {
+    if (!manual_clock_installed()) return park_status::woken;  // removed: the caller looks again
+    const auto now = monotonic_now();
+    if (!now || *now >= deadline) return park_status::timed_out;
+    if (!counted) g_sleeps.fetch_add(1, std::memory_order_relaxed);
+    counted = true;
+    const long rc = futex(word_address(word), FUTEX_WAIT | FUTEX_PRIVATE_FLAG, expected, &slice);
+    if (rc == 0 || errno != ETIMEDOUT) return park_status::woken;
+  }
+}
+
 }  // namespace
 
 park_status park_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                       time_point deadline) noexcept {
+  if (deadline != never && manual_clock_installed()) return park_wait_manual(word, expected, deadline);
   timespec ts{};
   const timespec* tsp = nullptr;
   if (deadline != never) {
@@ -85,3 +106,7 @@ void park_wake_all(const std::atomic<std::uint32_t>& word) noexcept {
 
 // NOTE-1: FUTEX_WAIT_BITSET with FUTEX_BITSET_MATCH_ANY behaves as FUTEX_WAIT except that the
 // timeout is absolute and measured on CLOCK_MONOTONIC (unless FUTEX_CLOCK_REALTIME is given).
+//
+// NOTE-2: with the manual clock installed (tests only) a timed park sleeps at most a millisecond
+// of real time at once and then re-reads the manual clock: it returns timed_out once that clock
+// has reached the deadline, and woken on a wake-up or a changed word, as the kernel path does.

@@ -17,6 +17,10 @@ int close_slot(int slot) {
 int failing_close(int) {
   return -1;
 }
+// The error code of a result, or -1 if it holds a value.
+int code_of_ref(const steward::result<void>& r) {
+  return r ? -1 : static_cast<int>(r.error().code);
+}
 }  // namespace
 
 TEST_CASE("cleanup stack: unwinds newest first, each action once") {
@@ -98,16 +102,35 @@ TEST_CASE("cleanup stack: dismiss forgets without running") {
 TEST_CASE("cleanup stack: refs from an earlier epoch are stale") {
   cleanup_stack<2> stack;
   stack.reset(1);
-  auto ref = stack.defer([] {});
-  REQUIRE(ref);
-  stack.unwind();
+  int old_runs = 0;
+  auto* old_counter = &old_runs;
+  auto ref = stack.defer([old_counter] { ++*old_counter; });
+  CHECK(ref);
+  if (!ref) return;
+  CHECK(stack.unwind().released == 1);
   stack.reset(2);
+  // The new epoch's entry takes the same slot the stale ref names.
+  int new_runs = 0;
+  auto* new_counter = &new_runs;
+  auto fresh = stack.defer([new_counter] { ++*new_counter; });
+  CHECK(fresh);
+  if (!fresh) return;
+  CHECK(fresh->index == ref->index);
   auto stale = stack.release(*ref);
-  REQUIRE_FALSE(stale);
-  CHECK(stale.error() == errc::stale_handle);
+  CHECK(code_of_ref(stale) == static_cast<int>(errc::stale_handle));
+  auto stale_dismiss = stack.dismiss(*ref);
+  CHECK(code_of_ref(stale_dismiss) == static_cast<int>(errc::stale_handle));
+  // Neither touched the live entry in that slot.
+  CHECK(new_runs == 0);
+  CHECK(old_runs == 1);
+  CHECK(stack.size() == 1);
   auto bogus = stack.release(steward::cleanup_ref{7, 2});
-  REQUIRE_FALSE(bogus);
-  CHECK(bogus.error() == errc::invalid_handle);
+  CHECK(code_of_ref(bogus) == static_cast<int>(errc::invalid_handle));
+  CHECK(stack.size() == 1);
+  const auto summary = stack.unwind();
+  CHECK(summary.released == 1);  // the live entry runs exactly once, at unwind
+  CHECK(new_runs == 1);
+  CHECK(old_runs == 1);
 }
 
 TEST_CASE("cleanup stack: adopt releases the handle with its function") {

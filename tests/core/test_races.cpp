@@ -205,24 +205,102 @@ TEST_CASE("races: random control from several controllers keeps every invariant"
   CHECK(steward::is_terminal(w->state()));
 }
 
+namespace {
+// Every call through a stale handle fails with stale_handle and changes nothing: the worker
+// keeps its state, its generation and (once ended) its last exit report.
+void check_stale(const steward::worker_handle& stale, const test_worker& w, worker_state expected,
+                 std::uint32_t generation) {
+  const auto last_before = w.last_exit();
+  CHECK(code_of(stale.pause(std::chrono::milliseconds(1))) == code(errc::stale_handle));
+  CHECK(w.state() == expected);  // a pause request would show as pausing at once
+  CHECK(code_of(stale.resume()) == code(errc::stale_handle));
+  CHECK(w.state() == expected);  // a resume of a paused worker would show as running
+  CHECK(code_of(stale.stop(std::chrono::milliseconds(1))) == code(errc::stale_handle));
+  CHECK(w.state() == expected);  // a stop request would show as stopping
+  CHECK(code_of(stale.state()) == code(errc::stale_handle));
+  CHECK(w.generation() == generation);
+  CHECK(w.handle().generation() == generation);
+  const auto last_after = w.last_exit();
+  CHECK(code_of(last_after) == code_of(last_before));
+  if (last_before && last_after) {
+    CHECK(last_after->generation == last_before->generation);
+    CHECK(last_after->reason == last_before->reason);
+    CHECK(last_after->cleanup.released == last_before->cleanup.released);
+  }
+}
+}  // namespace
+
 TEST_CASE("races: forged handles change nothing" * doctest::timeout(60)) {
   incarnation_book b;
   auto w = make_worker(tracked(&b, 0));
-  auto s = w->start();
-  REQUIRE(s);
-  REQUIRE(eventually([&] { return b.bodies.load() == 1; }));
-  REQUIRE(w->stop(k_ack));
-  REQUIRE(w->start());
-  REQUIRE(eventually([&] { return b.bodies.load() == 2; }));
-  REQUIRE(eventually([&] { return w->state() == worker_state::running; }));
-  const auto current = w->handle();
-  const auto old = s->handle;
-  for (int i = 0; i < 200; ++i) {
-    CHECK(code_of(old.pause(std::chrono::milliseconds(1))) == code(errc::stale_handle));
-    CHECK(code_of(old.stop(std::chrono::milliseconds(1))) == code(errc::stale_handle));
-    CHECK(code_of(old.resume()) == code(errc::stale_handle));
-  }
+  auto first = w->start();
+  CHECK(first);
+  if (!first) return;
+  const auto old = first->handle;
+  CHECK(eventually([&] { return b.bodies.load() == 1; }));
+  auto first_exit = old.stop(k_ack);
+  CHECK(first_exit);
+  if (!first_exit) return;
+  auto second = w->start();
+  CHECK(second);
+  if (!second) return;
+  const auto current = second->handle;
+  const auto gen = current.generation();
+  CHECK(gen == old.generation() + 1);
+  CHECK(eventually([&] { return b.bodies.load() == 2; }));
+
+  // Current incarnation running: stale calls from two threads at once, then one by one.
+  auto hammer = [&] {
+    for (int i = 0; i < 200; ++i) {
+      CHECK(code_of(old.pause(std::chrono::milliseconds(1))) == code(errc::stale_handle));
+      CHECK(code_of(old.resume()) == code(errc::stale_handle));
+      CHECK(code_of(old.stop(std::chrono::milliseconds(1))) == code(errc::stale_handle));
+      CHECK(code_of(old.state()) == code(errc::stale_handle));
+    }
+  };
+  std::thread t1(hammer), t2(hammer);
+  t1.join();
+  t2.join();
+  check_stale(old, *w, worker_state::running, gen);
+  CHECK(code_of(w->last_exit()) == code(errc::already_running));
+
+  // Current incarnation paused: a stale resume does not resume it, a stale stop does not stop it.
+  CHECK(current.pause(k_ack));
+  check_stale(old, *w, worker_state::paused, gen);
+  CHECK(current.resume());
   CHECK(w->state() == worker_state::running);
-  CHECK(w->generation() == current.generation());
-  CHECK(current.stop(k_ack));
+
+  // Nothing of the current incarnation was touched: one body, its resource still held, one
+  // exit so far (the first incarnation's).
+  CHECK(b.bodies == 2);
+  CHECK(b.releases == 1);
+  CHECK(b.exits == 1);
+
+  // Current incarnation stopped: its report stays the last exit; nothing starts again.
+  auto second_exit = current.stop(k_ack);
+  CHECK(second_exit);
+  if (!second_exit) return;
+  CHECK(second_exit->generation == gen);
+  CHECK(second_exit->reason == exit_reason::stopped);
+  CHECK(second_exit->cleanup.released == 1);
+  check_stale(old, *w, worker_state::stopped, gen);
+  auto last = w->last_exit();
+  CHECK(last);
+  if (last) CHECK(last->generation == gen);
+  CHECK(b.bodies == 2);
+  CHECK(b.releases == 2);
+  CHECK(b.exits == 2);
+
+  // Two incarnations on, both earlier handles are stale; the third runs untouched.
+  auto third = w->start();
+  CHECK(third);
+  if (!third) return;
+  CHECK(eventually([&] { return b.bodies.load() == 3; }));
+  check_stale(old, *w, worker_state::running, gen + 1);
+  check_stale(current, *w, worker_state::running, gen + 1);
+  auto third_exit = third->handle.stop(k_ack);
+  CHECK(third_exit);
+  if (third_exit) CHECK(third_exit->generation == gen + 1);
+  CHECK(b.releases == 3);
+  CHECK(b.exits == 3);
 }

@@ -111,6 +111,91 @@ TEST_CASE("platform: a waker cuts an fd wait short, drain re-arms it") {
   ::close(fds[0]);
 }
 
+namespace {
+struct manual_clock_guard {  // removes the manual clock however the test case ends
+  ~manual_clock_guard() { plat::remove_manual_clock(); }
+};
+steward::time_point now_or_epoch() {
+  auto t = plat::monotonic_now();
+  return t ? *t : steward::time_point{};
+}
+}  // namespace
+
+TEST_CASE("platform: the manual clock moves only when advanced, and timed waits follow it" *
+          doctest::timeout(60)) {
+  using namespace std::chrono_literals;
+  const manual_clock_guard guard;
+  const bool installed = static_cast<bool>(plat::install_manual_clock());
+  CHECK(installed);
+  if (!installed) return;
+  CHECK(plat::manual_clock_installed());
+  const auto t0 = now_or_epoch();
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  CHECK(now_or_epoch() == t0);  // frozen: real time passed, the manual clock did not move
+  plat::advance_manual_clock(5s);
+  CHECK(now_or_epoch() == t0 + 5s);
+  auto soon = plat::deadline_after(1s);
+  CHECK(soon);
+  if (!soon) return;
+  CHECK(*soon == t0 + 6s);
+
+  // A park whose manual deadline is an hour away: woken by its word after half an hour of
+  // manual time (the deadline has not come), timed out once the clock reaches it.
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<int> first{-1};   // 0 = woken by the word, 1 = timed out
+  std::atomic<int> second{-1};  // likewise
+  std::atomic<int> phase{0};
+  const auto deadline = t0 + 5s + 1h;
+  std::thread parker([&] {
+    auto wait_once = [&](std::uint32_t expected) {
+      for (;;) {  // spurious returns are allowed: loop on the word, as every caller does
+        if (plat::park_wait(word, expected, deadline) == plat::park_status::timed_out) return 1;
+        if (word.load() != expected) return 0;
+      }
+    };
+    first = wait_once(0);
+    phase = 1;
+    second = wait_once(1);
+  });
+  while (plat::manual_clock_waiters(deadline) != 1) std::this_thread::yield();  // it waits
+  plat::advance_manual_clock(30min);
+  word.store(1);
+  plat::park_wake_all(word);
+  while (phase.load() != 1) std::this_thread::yield();  // the first wait has returned
+  CHECK(first == 0);  // half an hour early: no time-out
+  while (plat::manual_clock_waiters(deadline) != 1) std::this_thread::yield();  // waits again
+  plat::advance_manual_clock(30min);  // exactly the deadline
+  parker.join();  // only the manual deadline can end the second wait
+  CHECK(second == 1);
+  CHECK(plat::manual_clock_waiters(deadline) == 0);  // a wait that returned is not counted
+
+  // An fd wait with a manual deadline: nothing to read, so only the manual clock ends it.
+  int fds[2];
+  const bool piped = ::pipe2(fds, O_CLOEXEC) == 0;
+  CHECK(piped);
+  if (!piped) return;
+  plat::fd_waker waker;
+  CHECK(waker.open());
+  std::atomic<int> fd_status{-1};
+  const auto fd_deadline = now_or_epoch() + 1h;
+  std::thread fd_waiter([&] {
+    auto r = plat::wait_fd(fds[0], plat::io_interest::readable, waker, fd_deadline);
+    fd_status = r ? static_cast<int>(r->status) : -2;
+  });
+  while (plat::manual_clock_waiters(fd_deadline) != 1) std::this_thread::yield();  // in ppoll
+  plat::advance_manual_clock(1h);
+  fd_waiter.join();
+  CHECK(fd_status == static_cast<int>(plat::fd_wait_status::timed_out));
+  ::close(fds[0]);
+  ::close(fds[1]);
+
+  plat::remove_manual_clock();
+  CHECK_FALSE(plat::manual_clock_installed());
+  const auto real = now_or_epoch();
+  CHECK(real >= t0);           // the OS clock again: it started where the OS clock was
+  CHECK(real < t0 + 5s + 2h);  // and is not where the manual clock was left
+}
+
 TEST_CASE("platform: threads run on the caller's stack and are joined once") {
   thread_probe p;
   plat::thread_handle h;

@@ -35,7 +35,7 @@ struct handler_scope {
 };
 }  // namespace
 
-TEST_CASE("signal: a handler stops a sleeping worker; stop() then collects the report" *
+TEST_CASE("signal: a handler stops a sleeping worker, then stop() collects the report" *
           doctest::timeout(60)) {
   handler_scope scope;
   steward::worker_config cfg;

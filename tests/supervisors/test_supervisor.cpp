@@ -640,15 +640,38 @@ TEST_CASE("sup: a restart due while the subtree is paused waits for resume" * do
   f.add(1);
   REQUIRE(f.tree->start());
   REQUIRE(eventually([&] { return running(f.k, 0) && running(f.k, 1); }));
+  auto now = [] {
+    auto t = steward::platform::monotonic_now();
+    return t ? *t : steward::time_point{};
+  };
   f.k.command(0, return_error);
-  REQUIRE(eventually([&] { return f.events.count(tree_event_kind::backoff_scheduled) == 1; }));
+  CHECK(eventually([&] {
+    return f.events.count(tree_event_kind::backoff_scheduled) == 1 && f.events.last_delay_ns.load() != 0;
+  }));
+  // The runner read its clock before it emitted the event: c0's restart is due by `due_by`.
+  const auto due_by = now() + std::chrono::nanoseconds(f.events.last_delay_ns.load());
   REQUIRE(f.tree->pause(k_ack));
   const auto restarts_before = f.events.count(tree_event_kind::child_restarted);
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));  // the backoff passes while paused
+  CHECK(restarts_before == 0);
+  CHECK(eventually([&] { return now() >= due_by; }));  // the backoff passes while paused
+  // A runner pass holds the tree's operation lock from its clock read to its end, so after a
+  // tree operation every later pass sees the restart due.
+  CHECK(f.tree->set_event_hook(&event_log::hook, &f.events));
+  // Make the runner run such a pass: c1's incarnation ends (stopped outside the tree, as if it
+  // exited while paused), and the runner handles that exit - with the restart of c0 due.
+  CHECK(f.k.workers[1]->stop(k_ack));
+  CHECK(eventually([&] { return f.events.count(tree_event_kind::child_exited) == 1; }));
+  CHECK(f.tree->set_event_hook(&event_log::hook, &f.events));  // that pass is over
   CHECK(f.events.count(tree_event_kind::child_restarted) == restarts_before);
   CHECK(f.k.starts(0) == 1);
   REQUIRE(f.tree->resume());
-  REQUIRE(eventually([&] { return f.k.starts(0) == 2; }));
+  REQUIRE(eventually([&] {
+    return f.k.starts(0) == 2 && f.events.count(tree_event_kind::child_restarted) > 0;
+  }));
+  // The restart came after the resume, in the event order too.
+  const int resumed_at = f.events.index_of(tree_event_kind::subtree_resumed);
+  CHECK(resumed_at >= 0);
+  CHECK(f.events.index_of(tree_event_kind::child_restarted) > resumed_at);
   REQUIRE(f.tree->stop());
 }
 

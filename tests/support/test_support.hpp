@@ -129,3 +129,29 @@ inline int code(steward::errc c) noexcept {
   return static_cast<int>(c);
 }
 }  // namespace testutil
+
+namespace testutil {
+// Installs the platform's manual clock for one test case (a test seam, clock.hpp): time moves
+// only when the test advances it, so a deadline is reached by a logical step, never by waiting.
+// Check installed() and return early if it failed; the destructor removes it.
+class manual_clock {
+ public:
+  manual_clock() noexcept : m_installed(static_cast<bool>(steward::platform::install_manual_clock())) {}
+  ~manual_clock() { steward::platform::remove_manual_clock(); }
+  manual_clock(const manual_clock&) = delete;
+  manual_clock& operator=(const manual_clock&) = delete;
+  [[nodiscard]] bool installed() const noexcept { return m_installed; }
+  [[nodiscard]] static steward::time_point now() noexcept {
+    auto t = steward::platform::monotonic_now();
+    return t ? *t : steward::time_point{};
+  }
+  static void advance(steward::duration d) noexcept { steward::platform::advance_manual_clock(d); }
+  // Until some thread waits for exactly `deadline` (so it has read the clock and decided).
+  [[nodiscard]] static bool waited_for(steward::time_point deadline) {
+    return eventually([&] { return steward::platform::manual_clock_waiters(deadline) > 0; });
+  }
+
+ private:
+  bool m_installed;
+};
+}  // namespace testutil
