@@ -5,7 +5,7 @@
 #   baseline of the jitter benchmark), erlang-base (erl and erlc, for the Erlang/OTP supervisor
 #   figures measured beside steward's) and python3 (renders the README's benchmark tables).
 set -euo pipefail
-need=(cmake ninja-build g++ clang doctest-dev libexpected-dev)
+need=(cmake ninja-build g++ clang doctest-dev libexpected-dev pkg-config)
 for arg in "$@"; do
   case $arg in
     --cross) need+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu qemu-user) ;;

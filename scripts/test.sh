@@ -148,6 +148,14 @@ for s in $stages; do
                     -DCMAKE_PREFIX_PATH="$root/build/stage" >/dev/null || ok=0; }
       ((ok)) && { cmake --build build/ci-consumer -j"$jobs" || ok=0; }
       ((ok)) && { run_ctest build/ci-consumer || ok=0; }
+      # The same consumer without CMake: the installed pkg-config file alone.
+      if ((ok)); then
+        pc_flags=$(PKG_CONFIG_PATH="$root/build/stage/lib/pkgconfig" pkg-config --cflags --libs steward) || ok=0
+        # shellcheck disable=SC2086
+        ((ok)) && { c++ tests/consumer/main.cpp $pc_flags -o build/ci-consumer/consumer-pkgconfig || ok=0; }
+        ((ok)) && { build/ci-consumer/consumer-pkgconfig || ok=0; }
+        ((ok)) && echo "-- consumer: built and ran with pkg-config alone"
+      fi
       if ((ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(consumer); fi
       ;;
     cross)
