@@ -6,7 +6,7 @@
 # Usage: scripts/test.sh            (everything)
 #        STEWARD_STAGES="native tsan" scripts/test.sh   (a subset)
 #        STEWARD_REPEAT_NATIVE / STEWARD_REPEAT_TSAN / STEWARD_REPEAT_LOADED: repeat counts of
-#        the repeat stage (defaults 50, 40, 10)
+#        the repeat stage (defaults 50, 25, 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -48,10 +48,10 @@ stage() {  # name, configure args...
   if ((ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=("$name"); fi
 }
 
-# The repeat stage: every test case of the core, supervisor and platform suites (the
-# concurrency tests) run again and again, so that a flaky test fails here and not later.
+# The repeat stage: every doctest test case (core, supervisor, platform, regression suites:
+# the concurrency tests) run again and again, so that a flaky test fails here and not later.
 # It reuses the native and tsan stages' build directories (building them if needed).
-concurrency_tests='^steward_(core|supervisor|platform)_tests:'
+concurrency_tests='^steward_[a-z_]+_tests:'
 load_pids=()
 loaded_pid=""
 
@@ -98,7 +98,7 @@ repeat_part() {  # label, command...: runs it, prints its duration; returns its 
 repeat_stage() {
   echo "== stage repeat"
   local ok=1 start=$SECONDS
-  local n_native=${STEWARD_REPEAT_NATIVE:-50} n_tsan=${STEWARD_REPEAT_TSAN:-40}
+  local n_native=${STEWARD_REPEAT_NATIVE:-50} n_tsan=${STEWARD_REPEAT_TSAN:-25}
   local n_loaded=${STEWARD_REPEAT_LOADED:-10}
   local native=build/ci-native tsan=build/ci-tsan
   echo "-- repeat: building $native and $tsan (no-ops when the native and tsan stages ran)"
