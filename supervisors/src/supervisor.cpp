@@ -676,8 +676,10 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report, r
     tree.emit(abnormal ? tree_event_kind::child_failed : tree_event_kind::child_exited, sup, s, report.err,
               {}, report.reason);
     {
+      // One step for snapshot(): the restart count and the generation it produced move together.
       platform::lock_guard lock(tree.m_state);
       s->generation = s->spec.worker_slot->generation();  // numbers are the worker's to issue
+      ++s->restarts;
     }
     tree.emit(tree_event_kind::child_restarted, sup, s);
     t_tree_op = nullptr;
@@ -700,7 +702,6 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report, r
       s->has_exited = true;
       s->last_reason = report.reason;
       s->last_error = report.err;
-      ++s->restarts;
       s->started_at = s->state_since = now;
     }
     s->restarted_in_place.store(report.generation, std::memory_order_relaxed);

@@ -326,6 +326,8 @@ TEST_CASE("worker: restart gives a new generation and makes old handles stale" *
   auto second = w->start();
   REQUIRE(second);
   CHECK(second->handle.generation() == old_handle.generation() + 1);
+  REQUIRE(w->wait_initialised(k_ack));
+  const long iterations_before = st.iterations.load();
   auto p = old_handle.pause(k_ack);
   REQUIRE_FALSE(p);
   CHECK(p.error() == errc::stale_handle);
@@ -338,7 +340,15 @@ TEST_CASE("worker: restart gives a new generation and makes old handles stale" *
   auto q = old_handle.state();
   REQUIRE_FALSE(q);
   CHECK(q.error() == errc::stale_handle);
-  CHECK(w->state() != worker_state::stopping);  // the stale calls changed nothing
+  // The stale calls changed nothing: the current incarnation runs on, under the same
+  // generation and handle, with no stop or pause pending, and the last exit is the first one's.
+  CHECK(w->state() == worker_state::running);
+  CHECK(w->generation() == second->handle.generation());
+  CHECK(w->handle().generation() == second->handle.generation());
+  REQUIRE(eventually([&] { return st.iterations.load() > iterations_before + 100; }));  // not parked
+  auto current = second->handle.state();
+  REQUIRE(current);
+  CHECK(*current == worker_state::running);
   REQUIRE(second->handle.pause(k_ack));
   REQUIRE(second->handle.stop(k_ack));
 }

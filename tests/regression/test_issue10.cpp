@@ -181,17 +181,17 @@ TEST_CASE("issue10: notify_one wakes the longest waiter only" * doctest::timeout
   static steward::notifier note;
   static std::atomic<int> tokens{0};
   static std::atomic<int> took[2];
-  static std::atomic<int> waiting{0};
+  static std::atomic<int> evaluated[2];  // predicate evaluations: proof of being attached
   tokens = 0;
   took[0] = took[1] = 0;
-  waiting = 0;
+  evaluated[0] = evaluated[1] = 0;
   auto make = [](int i) {
     steward::worker_config cfg;
     cfg.name = i == 0 ? "first" : "second";
     cfg.body = [i](steward::worker_context& ctx) -> steward::result<void> {
       for (;;) {
-        waiting.fetch_add(1);
-        STEWARD_TRY(ctx.wait_until(note, [] {
+        STEWARD_TRY(ctx.wait_until(note, [i] {
+          evaluated[i].fetch_add(1);  // attached to the notifier before the first evaluation
           int t = tokens.load();
           while (t > 0 && !tokens.compare_exchange_weak(t, t - 1)) {
           }
@@ -205,9 +205,9 @@ TEST_CASE("issue10: notify_one wakes the longest waiter only" * doctest::timeout
   auto a = make_worker(make(0));
   auto b = make_worker(make(1));
   REQUIRE(a->start());
-  REQUIRE(eventually([] { return waiting.load() == 1; }));
+  REQUIRE(eventually([] { return evaluated[0].load() >= 1; }));  // a attached first
   REQUIRE(b->start());
-  REQUIRE(eventually([] { return waiting.load() == 2; }));
+  REQUIRE(eventually([] { return evaluated[1].load() >= 1; }));
   tokens = 1;
   note.notify_one();
   REQUIRE(eventually([] { return took[0].load() + took[1].load() == 1; }));
@@ -249,10 +249,10 @@ TEST_CASE("issue10: wait_any says which of an fd, a notifier and a deadline fire
         return steward::fail(fired.error());
       }
     }
-    round = 4;
     const steward::wait_source bad[] = {steward::wait_source::readable(-1)};
     auto refused = ctx.wait_any(bad, std::chrono::seconds(1));
     got[3] = refused ? 99 : static_cast<int>(refused.error().code);
+    round = 4;  // after got[3]: the test reads it once it sees 4
     for (;;) {  // paused and stopped inside a wait_any
       auto fired = ctx.wait_any(sources, std::chrono::hours(1));
       if (!fired) return steward::fail(fired.error());
@@ -266,7 +266,7 @@ TEST_CASE("issue10: wait_any says which of an fd, a notifier and a deadline fire
   CHECK(got[0] == 0);  // the fd
   flag = 1;
   note.notify_all();
-  REQUIRE(eventually([] { return round.load() == 3; }));
+  REQUIRE(eventually([] { return round.load() >= 3; }));  // round 3 lasts only 5 ms
   CHECK(got[1] == 1);  // the notifier
   REQUIRE(eventually([] { return round.load() == 4; }));
   CHECK(got[2] == -1);  // the deadline

@@ -107,7 +107,7 @@ TEST_CASE("sup: a child stack below the platform minimum is refused at validatio
   CHECK(code_of(started) == code(errc::stack_too_small));
 }
 
-TEST_CASE("sup: start twice is refused; stop is idempotent" * doctest::timeout(60)) {
+TEST_CASE("sup: start twice is refused, stop is idempotent" * doctest::timeout(60)) {
   tree_fixture f(strategy::one_for_one);
   f.add(0);
   REQUIRE(f.tree->start());
