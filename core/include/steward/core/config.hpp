@@ -22,7 +22,8 @@
 
 namespace steward::detail {
 // Instantiated with (value the application set, value steward was built with): the compiler's
-// diagnostic shows both numbers next to the setting's name.
+// diagnostic shows both numbers next to the setting's name, which is why the names spell macros.
+// NOLINTBEGIN(readability-identifier-naming)
 template <unsigned long long Set, unsigned long long Built>
 struct STEWARD_BODY_STORAGE_BYTES_must_match_the_built_library {
   static_assert(Set == Built, "STEWARD_BODY_STORAGE_BYTES differs from the value steward was built with "
@@ -47,6 +48,7 @@ struct STEWARD_MAX_INTENSITY_must_match_the_built_library {
                               "(see steward/core/build_config.hpp): rebuild steward with -DSTEWARD_MAX_INTENSITY=<value>");
   static constexpr bool ok = true;
 };
+// NOLINTEND(readability-identifier-naming)
 }  // namespace steward::detail
 
 #if defined(STEWARD_BODY_STORAGE_BYTES)
@@ -74,6 +76,8 @@ static_assert(steward::detail::STEWARD_MAX_INTENSITY_must_match_the_built_librar
 #define STEWARD_MAX_INTENSITY STEWARD_BUILT_MAX_INTENSITY
 #endif
 
+// Macros, not constants: code selects exception handling with #if on them.
+// NOLINTBEGIN(cppcoreguidelines-macro-usage)
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
 #define STEWARD_USING_EXCEPTIONS 1
 #define STEWARD_NOT_USING_EXCEPTIONS 0
@@ -81,6 +85,7 @@ static_assert(steward::detail::STEWARD_MAX_INTENSITY_must_match_the_built_librar
 #define STEWARD_USING_EXCEPTIONS 0
 #define STEWARD_NOT_USING_EXCEPTIONS 1
 #endif
+// NOLINTEND(cppcoreguidelines-macro-usage)
 
 // Default stack of a static_worker. 256 KiB clears every target's minimum (aarch64's is 128 KiB);
 // GCC's ThreadSanitizer needs about 900 KiB, see docs/platform.md.
@@ -94,7 +99,7 @@ static_assert(steward::detail::STEWARD_MAX_INTENSITY_must_match_the_built_librar
 
 // Cleanup entries a static_worker can hold at once.
 #ifndef STEWARD_DEFAULT_CLEANUP_CAPACITY
-#define STEWARD_DEFAULT_CLEANUP_CAPACITY 16U
+#define STEWARD_DEFAULT_CLEANUP_CAPACITY 16U  // NOLINT(cppcoreguidelines-macro-usage): overridable setting
 #endif
 
 // Bytes of inline storage for a worker body's captures and for one cleanup callable's captures,
@@ -102,7 +107,7 @@ static_assert(steward::detail::STEWARD_MAX_INTENSITY_must_match_the_built_librar
 // defined above from the built library's values.
 
 namespace steward::config {
-inline constexpr std::size_t default_stack_bytes = STEWARD_DEFAULT_STACK_BYTES;
+inline constexpr std::size_t default_stack_bytes = static_cast<std::size_t>(STEWARD_DEFAULT_STACK_BYTES);
 inline constexpr std::size_t default_cleanup_capacity = STEWARD_DEFAULT_CLEANUP_CAPACITY;
 inline constexpr std::size_t body_storage_bytes = STEWARD_BODY_STORAGE_BYTES;
 inline constexpr std::size_t cleanup_storage_bytes = STEWARD_CLEANUP_STORAGE_BYTES;

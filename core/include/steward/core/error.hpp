@@ -38,7 +38,9 @@ struct error {
   const char* subject{nullptr};  // static text naming whom it concerns (a worker), or null
 
   constexpr error() noexcept = default;
-  constexpr error(errc code_, std::int32_t value_ = 0, const char* subject_ = nullptr) noexcept
+  // Implicit: an errc is an error (as an enum converts to std::error_code).
+  constexpr error(errc code_, std::int32_t value_ = 0,  // NOLINT(google-explicit-constructor)
+                  const char* subject_ = nullptr) noexcept
       : code(code_), value(value_), subject(subject_) {}
 
   friend constexpr bool operator==(const error& a, errc b) noexcept { return a.code == b; }

@@ -35,6 +35,7 @@ class [[nodiscard]] result : public tl::expected<T, error> {
 }  // namespace steward
 
 // Propagates the error of an expression that yields a steward::result<...>.
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage): returns from the calling function
 #define STEWARD_TRY(expr_)                                        \
   do {                                                            \
     if (auto steward_try_result_ = (expr_); !steward_try_result_) \

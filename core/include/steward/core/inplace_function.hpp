@@ -19,7 +19,8 @@ class inplace_function<R(Args...), Bytes> {
   constexpr inplace_function() noexcept = default;
 
   template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, inplace_function>>>
-  inplace_function(F&& f) noexcept {  // NOLINT(google-explicit-constructor): callable-like
+  inplace_function(F&& f) noexcept  // NOLINT(google-explicit-constructor): callable-like
+      : m_invoke(&invoke_as<std::decay_t<F>>) {
     using fn = std::decay_t<F>;
     static_assert(sizeof(fn) <= Bytes,
                   "callable too large: capture less, or rebuild steward with a larger "
@@ -28,9 +29,6 @@ class inplace_function<R(Args...), Bytes> {
     static_assert(std::is_trivially_copyable_v<fn> && std::is_trivially_destructible_v<fn>,
                   "callable must be trivially copyable (capture pointers, references or values)");
     ::new (static_cast<void*>(m_storage)) fn(std::forward<F>(f));
-    m_invoke = [](void* storage, Args... args) -> R {
-      return (*std::launder(static_cast<fn*>(storage)))(std::forward<Args>(args)...);
-    };
   }
 
   [[nodiscard]] explicit operator bool() const noexcept { return m_invoke != nullptr; }
@@ -38,6 +36,11 @@ class inplace_function<R(Args...), Bytes> {
   R operator()(Args... args) { return m_invoke(m_storage, std::forward<Args>(args)...); }
 
  private:
+  template <class Fn>
+  static R invoke_as(void* storage, Args... args) {
+    return (*std::launder(static_cast<Fn*>(storage)))(std::forward<Args>(args)...);
+  }
+
   alignas(std::max_align_t) unsigned char m_storage[Bytes]{};
   R (*m_invoke)(void*, Args...){nullptr};
 };

@@ -111,7 +111,7 @@ class worker_handle {
 
   result<void> pause(duration timeout) const noexcept;
   result<void> resume() const noexcept;
-  result<exit_report> stop(duration timeout) const noexcept;
+  [[nodiscard]] result<exit_report> stop(duration timeout) const noexcept;
   [[nodiscard]] result<worker_state> state() const noexcept;
   [[nodiscard]] std::uint32_t generation() const noexcept { return m_generation; }
   [[nodiscard]] bool is_null() const noexcept { return m_worker == nullptr; }
@@ -399,6 +399,9 @@ template <std::size_t StackBytes = config::default_stack_bytes,
           std::size_t CleanupCapacity = config::default_cleanup_capacity>
 class static_worker final : public worker {
  public:
+  // m_stack_storage is left uninitialised: it is the thread's stack (zeroing it would touch every
+  // page, which prefault_stack does only when asked).
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   explicit static_worker(const worker_config& config = {}) noexcept
       : worker(m_stack_storage, StackBytes, m_cleanup_storage, config) {}
   ~static_worker() { shutdown(); }
@@ -418,6 +421,7 @@ class worker_context {
  public:
   worker_context(const worker_context&) = delete;
   worker_context& operator=(const worker_context&) = delete;
+  ~worker_context() = default;
 
   // A safe point. Fast path: one acquire load, no syscall, no lock.
   // Returns: ok to go on (after parking, if a pause was pending); stop_requested.
@@ -571,8 +575,6 @@ class stop_callback {
 };
 
 }  // namespace steward
-
-#include "steward/platform/clock.hpp"
 
 template <class Pred>
 steward::result<void> steward::worker_context::wait_for(notifier& n, Pred pred, duration timeout) noexcept {

@@ -49,9 +49,9 @@ class thread_handle {
   [[nodiscard]] bool joinable() const noexcept { return m_joinable; }
 
  private:
-  friend result<thread_report> create_thread(thread_handle&, const thread_params&, thread_entry,
-                                             void*) noexcept;
-  friend result<void> join_thread(thread_handle&) noexcept;
+  friend result<thread_report> create_thread(thread_handle& out, const thread_params& params,
+                                             thread_entry entry, void* arg) noexcept;
+  friend result<void> join_thread(thread_handle& handle) noexcept;
   friend struct thread_trampoline;
   alignas(8) unsigned char m_storage[8]{};  // holds a pthread_t
   thread_entry m_entry{nullptr};            // read by the new thread; the handle outlives it

@@ -335,7 +335,7 @@ class tree_base {
   bool contains(const supervisor_base& sup) const noexcept;
   bool called_from_tree() const noexcept;
   bool called_from_tree(const supervisor_base& sup) const noexcept;
-  slot* find(supervisor_base& sup, const char* id) noexcept;
+  static slot* find(supervisor_base& sup, const char* id) noexcept;
   result<void> check_management(const supervisor_base& sup, const char* id) const noexcept;
   result<slot*> find_managed(supervisor_base& sup, const char* id) noexcept;
   void emit(tree_event_kind kind, const supervisor_base& sup, const slot* s, const error& err = {},
