@@ -59,7 +59,7 @@ result<fd_wait_result> wait_fds(const fd_request* requests, std::size_t count, c
   }
   fds[count].fd = waker.native();
   fds[count].events = POLLIN;
-  const nfds_t total = static_cast<nfds_t>(waker.is_open() ? count + 1 : count);
+  const auto total = static_cast<nfds_t>(waker.is_open() ? count + 1 : count);
   // Test seam (clock.hpp): the kernel does not know the manual clock, so poll in slices of real
   // time and compare with the manual clock between them.
   const bool manual = deadline != never && manual_clock_installed();

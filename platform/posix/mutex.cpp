@@ -18,13 +18,13 @@ pthread_mutex_t* native(unsigned char* storage) noexcept {
 }
 }  // namespace
 
-mutex::mutex() noexcept {
+mutex::mutex() noexcept {  // NOLINT(cppcoreguidelines-pro-type-member-init): m_storage is set below
   static_assert(sizeof(pthread_mutex_t) <= sizeof(m_storage), "grow mutex storage");
   static_assert(alignof(pthread_mutex_t) <= 8, "mutex storage alignment");
   pthread_mutexattr_t attr;
   STEWARD_REQUIRE(k_module, 100, pthread_mutexattr_init(&attr) == 0);
   m_priority_inheritance = pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT) == 0;
-  auto* m = ::new (static_cast<void*>(m_storage)) pthread_mutex_t;
+  auto* m = ::new (static_cast<void*>(m_storage)) pthread_mutex_t;  // NOLINT(cppcoreguidelines-owning-memory)
   int rc = pthread_mutex_init(m, &attr);
   if (rc != 0 && m_priority_inheritance) {
     m_priority_inheritance = false;

@@ -24,10 +24,13 @@ namespace steward::platform {
 namespace {
 
 constexpr int k_create_attempts = 3;
+// Process-wide test seams: atomic, file-local.
+// NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables)
 std::atomic<std::uint32_t> g_injected_failures{0};
 std::atomic<int> g_injected_errno{0};
 std::atomic<thread_start_hook> g_start_hook{nullptr};
 std::atomic<void*> g_start_hook_user{nullptr};
+// NOLINTEND(cppcoreguidelines-avoid-non-const-global-variables)
 
 int native_policy(sched_policy p) noexcept {
   switch (p) {
@@ -69,7 +72,7 @@ int build_attributes(pthread_attr_t& attr, const thread_params& params, bool exp
     cpu_set_t set;
     CPU_ZERO(&set);
     for (unsigned cpu = 0; cpu < 64U; ++cpu) {
-      if ((params.options.affinity >> cpu) & 1U) CPU_SET(cpu, &set);
+      if (((params.options.affinity >> cpu) & 1U) != 0U) CPU_SET(cpu, &set);
     }
     rc = pthread_attr_setaffinity_np(&attr, sizeof set, &set);
   }
@@ -81,7 +84,7 @@ int build_attributes(pthread_attr_t& attr, const thread_params& params, bool exp
 
 // Runs only when the entry function is left by pthread_exit() or cancellation instead of by
 // returning: its slot would stay "running" forever with nothing cleaned up, so say so and stop.
-extern "C" void steward_thread_left_by_exit(void*) {
+extern "C" void steward_thread_left_by_exit(void* /*unused*/) {
   contract_violation("platform.thread", 200, "a steward thread was left by pthread_exit or cancellation");
 }
 
@@ -122,6 +125,7 @@ std::size_t min_stack_size() noexcept {
   return v > 0 ? static_cast<std::size_t>(v) : static_cast<std::size_t>(16384);
 }
 
+// NOLINTNEXTLINE(bugprone-easily-swappable-parameters): a test seam; the order is documented in thread.hpp
 void inject_thread_create_failures(std::uint32_t count, int os_errno) noexcept {
   g_injected_errno.store(os_errno);
   g_injected_failures.store(count);
