@@ -61,11 +61,14 @@ constexpr unsigned k_handshake_spins = 200;
 // A resume that follows the acknowledgement at once is still caught without a sleep.
 constexpr unsigned k_park_spins = 32;
 
+// Per-thread and process-wide (atomic test seam) state, file-local.
+// NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables)
 thread_local worker* t_current_worker = nullptr;
 
 std::atomic<std::uint32_t> g_start_fail_after{0};
 std::atomic<std::uint32_t> g_start_fail_count{0};
 std::atomic<errc> g_start_fail_code{errc::platform_error};
+// NOLINTEND(cppcoreguidelines-avoid-non-const-global-variables)
 
 // What a pause that cannot (or can no longer) be acknowledged reports, from the word seen.
 errc pause_refusal(std::uint32_t ctrl) noexcept {
@@ -174,6 +177,8 @@ std::uint32_t worker::generation() const noexcept {
 
 worker_handle worker::handle() const noexcept {
   const auto gen = generation();
+  // A handle controls the worker; asking a const worker for one is a query, as state() is.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
   return gen == 0 ? worker_handle{} : worker_handle{const_cast<worker*>(this), gen};
 }
 
