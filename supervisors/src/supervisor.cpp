@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::size_t k_max_depth = 16;
 constexpr duration k_runner_stop = std::chrono::seconds(5);
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): per thread
 thread_local const tree_base* t_tree_op = nullptr;  // the tree whose operation this thread runs
 
 time_point now_or_zero() noexcept {
@@ -341,7 +342,9 @@ result<void> tree_base::launch_child(supervisor_base& sup, slot& s) noexcept {
   cfg.on_exit_user = &s;
   cfg.prefault_stack = s.spec.prefault_stack;
   cfg.destroy_timeout = s.spec.shutdown;
-  auto configured = s.spec.worker_slot->configure(cfg);
+  // Not null: add_child() admits exactly one of worker_slot and supervisor, and start_child() sends
+  // supervisors elsewhere; the analyzer cannot see the first.
+  auto configured = s.spec.worker_slot->configure(cfg);  // NOLINT(clang-analyzer-core.CallAndMessage)
   if (!configured) return fail(error{configured.error().code, configured.error().value, s.spec.id});
   auto started = s.spec.worker_slot->start();
   if (!started) {
@@ -357,6 +360,7 @@ result<void> tree_base::launch_child(supervisor_base& sup, slot& s) noexcept {
 // Waits for a launched worker child to declare itself initialised (its first safe point, or
 // declare_initialised()), then counts it as started. Under m_op, so no restart in place can
 // replace the incarnation meanwhile: the worker-level calls below act on the launched one.
+// NOLINTNEXTLINE(bugprone-easily-swappable-parameters): (now, deadline), as everywhere in the tree
 result<void> tree_base::await_child(supervisor_base& sup, slot& s, time_point now, time_point init_deadline) noexcept {
   worker& w = *s.spec.worker_slot;
   const auto at = now_or_zero();
@@ -712,7 +716,7 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report, r
   return false;
 }
 
-void tree_base::on_worker_exit(void* user, const char*, const exit_report& report) noexcept {
+void tree_base::on_worker_exit(void* user, const char* /*worker_name*/, const exit_report& report) noexcept {
   auto* s = static_cast<slot*>(user);
   if (s->restarted_in_place.load(std::memory_order_relaxed) == report.generation) return;  // handled
   s->exit_seen.store(report.generation, std::memory_order_release);
@@ -1190,7 +1194,7 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
     if (out != nullptr && at < capacity) {
       child_snapshot& c = out[at];
       c = child_snapshot{};
-      std::snprintf(c.path, sizeof c.path, "%s/%s", prefix, s.spec.id);
+      static_cast<void>(std::snprintf(c.path, sizeof c.path, "%s/%s", prefix, s.spec.id));
       c.restarts = s.restarts;
       c.last_reason = s.last_reason;
       c.last_error = s.last_error;
@@ -1215,7 +1219,7 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
     ++at;
     if (s.spec.supervisor != nullptr) {
       char path[64];
-      std::snprintf(path, sizeof path, "%s/%s", prefix, s.spec.id);
+      static_cast<void>(std::snprintf(path, sizeof path, "%s/%s", prefix, s.spec.id));
       at = snapshot_walk(*s.spec.supervisor, path, out, capacity, at, now);
     }
   }
