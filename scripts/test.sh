@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: native build and tests (g++ and clang), ThreadSanitizer, the
+# The whole test suite: native build and tests (g++ and clang), clang-tidy on the library
+# (scripts/tidy.sh, warnings are errors), ThreadSanitizer, the
 # concurrency tests repeated (native, TSan, and native beside a CPU load), AddressSanitizer+UBSan,
 # -fno-exceptions -fno-rtti, a consumer project built against the installed package, and the
 # suite cross-compiled for aarch64, armhf and riscv64 under qemu.
@@ -10,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-stages=${STEWARD_STAGES:-"native clang tsan repeat asan no-exceptions consumer cross"}
+stages=${STEWARD_STAGES:-"native clang tidy tsan repeat asan no-exceptions consumer cross"}
 if [[ " $stages " == *" cross "* ]]; then scripts/deps.sh --cross; else scripts/deps.sh; fi
 jobs=$(nproc)
 passed=0
@@ -157,6 +158,10 @@ for s in $stages; do
         ((ok)) && echo "-- consumer: built and ran with pkg-config alone"
       fi
       if ((ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(consumer); fi
+      ;;
+    tidy)
+      echo "== stage tidy"
+      if scripts/tidy.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(tidy); fi
       ;;
     cross)
       echo "== stage cross"
