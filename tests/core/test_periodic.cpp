@@ -156,6 +156,7 @@ TEST_CASE("periodic: a non-positive period is refused" * doctest::timeout(60)) {
   };
   auto w = make_worker(cfg);
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  REQUIRE(w->join(k_ack));
+  CHECK(w->state() == worker_state::stopped);
   CHECK(result == code(errc::invalid_argument));
 }

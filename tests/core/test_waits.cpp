@@ -317,7 +317,8 @@ TEST_CASE("waits: fd wait reports readiness, timeout and a bad descriptor" * doc
   };
   auto w = make_worker(cfg);
   REQUIRE(w->start());
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));
+  REQUIRE(w->join(k_ack));
+  CHECK(w->state() == worker_state::stopped);
   CHECK(p.ready == -1);
   CHECK(p.readable);
   CHECK(p.timed == code(errc::timeout));
@@ -352,6 +353,7 @@ TEST_CASE("waits: no notification is lost between a producer and a waiting worke
     q.note.notify_all();
     rng.jitter();
   }
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }, std::chrono::seconds(60)));
+  REQUIRE(w->join(k_ack));
+  CHECK(w->state() == worker_state::stopped);
   CHECK(q.consumed == k_items);
 }

@@ -48,7 +48,8 @@ TEST_CASE("signal: a handler stops a sleeping worker, then stop() collects the r
   REQUIRE(eventually([&] { return w->state() == worker_state::running; }));
   g_worker_target = w.get();
   REQUIRE(std::raise(SIGUSR1) == 0);
-  REQUIRE(eventually([&] { return w->state() == worker_state::stopped; }));  // the hour did not pass
+  REQUIRE(w->join(k_ack));  // the hour did not pass
+  CHECK(w->state() == worker_state::stopped);
   auto report = w->stop(k_ack);
   REQUIRE(report);
   CHECK(report->reason == exit_reason::stopped);
@@ -63,7 +64,8 @@ TEST_CASE("signal: a handler stops a whole tree in reverse order, resources rele
   REQUIRE(eventually([&] { return f.k.trace_done.load() == 3; }));
   g_tree_target = f.tree.get();
   REQUIRE(std::raise(SIGUSR1) == 0);
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::stopped; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::stopped);
   for (int i = 0; i < 3; ++i) CHECK(f.k.ctl[i].releases == 1);
   for (int i = 0; i < 3; ++i) CHECK(f.k.trace[3 + i] == -(3 - i));  // reverse order
   CHECK(f.tree->stop());                                            // idempotent: collects the runner

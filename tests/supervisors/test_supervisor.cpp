@@ -258,7 +258,8 @@ TEST_CASE("sup: intensity 0 gives up on the first failure and tells the hook" * 
   f.add(1);
   REQUIRE(f.tree->start());
   f.k.command(0, return_error);
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::failed; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::failed);
   CHECK(f.tree->failure().code == errc::intensity_exceeded);
   CHECK(f.events.count(tree_event_kind::intensity_exceeded) == 1);
   CHECK(f.events.count(tree_event_kind::tree_failed) == 1);
@@ -277,7 +278,8 @@ TEST_CASE("sup: MaxR restarts are survived, one more escalates" * doctest::timeo
   REQUIRE(eventually([&] { return f.k.starts(0) == 4 && running(f.k, 0); }));
   CHECK(f.tree->state() == tree_state::running);
   f.k.command(0, return_error);
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::failed; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::failed);
   CHECK(f.k.starts(0) == 4);
   CHECK(f.k.ctl[0].releases == 4);
 }
@@ -334,7 +336,8 @@ TEST_CASE("sup: a failed restart rolls the group back and escalates" * doctest::
   REQUIRE(eventually([&] { return running(f.k, 0) && running(f.k, 1); }));
   steward::worker::inject_start_failures(1, 1, errc::resource_exhausted);  // c0 restarts, c1 cannot
   f.k.command(1, return_error);
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::failed; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::failed);
   steward::worker::inject_start_failures(0, 0, errc::resource_exhausted);
   CHECK(f.tree->failure().code == errc::resource_exhausted);
   CHECK(f.events.count(tree_event_kind::start_failed) == 1);
@@ -434,7 +437,8 @@ TEST_CASE("sup: a hung sibling during a group restart escalates instead of block
   f.k.command(1, hang);
   REQUIRE(eventually([&] { return f.k.ctl[1].cmd.load() == run; }));
   f.k.command(0, return_error);
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::failed; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::failed);
   CHECK(f.tree->failure().code == errc::hung);
   CHECK(f.events.count(tree_event_kind::child_hung) == 1);
   f.k.ctl[1].hang_release = true;
@@ -555,7 +559,8 @@ TEST_CASE("sup: any_significant shuts the supervisor down when one significant c
   REQUIRE(f.tree->start());
   REQUIRE(eventually([&] { return running(f.k, 0) && running(f.k, 1); }));
   f.k.command(0, return_ok);
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::stopped; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::stopped);
   CHECK(f.events.count(tree_event_kind::auto_shutdown) == 1);
   CHECK(f.k.ctl[1].releases == 1);
   CHECK(f.tree->stop());
@@ -578,7 +583,8 @@ TEST_CASE("sup: all_significant waits for every significant child" * doctest::ti
   REQUIRE(eventually([&] { return f.events.count(tree_event_kind::child_exited) == 1; }));
   CHECK(f.tree->state() == tree_state::running);
   f.k.command(1, return_ok);
-  REQUIRE(eventually([&] { return f.tree->state() == tree_state::stopped; }));
+  REQUIRE(f.tree->wait(k_ack));
+  CHECK(f.tree->state() == tree_state::stopped);
   CHECK(f.k.ctl[2].releases == 1);
 }
 
