@@ -30,10 +30,11 @@ else
   # Largest first, so the two big translation units do not end up last on one core.
   mapfile -t files < <(ls -S core/src/*.cpp platform/posix/*.cpp supervisors/src/*.cpp)
 fi
-# Diagnostics in headers only for the project's own include directories (the root is escaped
-# for the regex; the generated build_config.hpp and dependencies are left out).
+# Diagnostics in headers only for the project's own: the include directories and the private
+# headers beside the sources (the root is escaped for the regex; the generated build_config.hpp,
+# tests and dependencies are left out).
 root_re=$(printf '%s' "$root" | sed 's/[][\.*^$+?(){}|]/\\&/g')
-header_filter="^${root_re}/(core|platform|supervisors)/include/"
+header_filter="^${root_re}/(core|platform|supervisors)/(include|src|posix)/"
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

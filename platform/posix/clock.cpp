@@ -12,7 +12,7 @@ namespace steward::platform {
 namespace {
 
 // Test seam: the manual clock (clock.hpp). One acquire load on every read while it is off.
-// Process-wide by nature (the clock is one per process): deliberate mutable globals.
+// Process-wide, atomic, file-local.
 // NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables)
 std::atomic<bool> g_manual{false};
 std::atomic<std::int64_t> g_manual_ns{0};
@@ -78,7 +78,7 @@ int manual_clock_waiters(time_point deadline) noexcept {
   return n;
 }
 
-detail::manual_wait::manual_wait(time_point deadline, bool active) noexcept : m_slot(-1) {
+detail::manual_wait::manual_wait(time_point deadline, bool active) noexcept {
   if (!active) return;
   const auto ns = deadline.time_since_epoch().count();
   for (int i = 0; i < k_wait_slots; ++i) {

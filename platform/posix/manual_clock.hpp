@@ -16,7 +16,7 @@ class manual_wait {
   manual_wait& operator=(const manual_wait&) = delete;
 
  private:
-  int m_slot;  // -1 when the table was full
+  int m_slot{-1};  // -1 when the table was full (or not active)
 };
 
 }  // namespace steward::platform::detail
