@@ -1,5 +1,5 @@
 # The project stands alone: every relative link in the README and docs/ resolves inside the
-# repository, and no file points at material outside it (../shared, or notes it does not ship).
+# repository, and no file points at material the repository does not contain.
 file(GLOB docs ${ROOT}/README.md ${ROOT}/docs/*.md)
 set(problems "")
 foreach(doc IN LISTS docs)
