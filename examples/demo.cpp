@@ -8,6 +8,10 @@
 // its backoff), pauses the acquisition subtree (timing the acknowledgement), stops it while it
 // is paused (every resource released), then stops the tree while the logger is blocked in an
 // fd wait. Exit code 0 only if every check held.
+// Under a service manager (systemd, Type=notify: examples/steward-demo.service) it also honours
+// NOTIFY_SOCKET and WATCHDOG_USEC: READY=1 once the tree has started, STATUS= and WATCHDOG=1
+// (only while the tree is healthy) from a feeder worker outside the tree at half the watchdog
+// period, and STOPPING=1 before the tree stops. Without NOTIFY_SOCKET nothing of this runs.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,6 +25,8 @@
 #include "steward/core/rate_limiter.hpp"
 #include "steward/core/worker.hpp"
 #include "steward/platform/clock.hpp"
+#include "steward/platform/sd_notify.hpp"
+#include "steward/supervisors/service_notifier.hpp"
 #include "steward/supervisors/supervisor.hpp"
 
 namespace {
@@ -133,6 +139,31 @@ steward::supervisor<2> g_acquisition;
 steward::supervisor<2> g_root;
 steward::supervision_tree<> g_tree(g_root);
 
+// ---------------------------------------------------------------- the service manager
+// The feeder is an application worker beside the tree (not in it): it ticks the service
+// notifier, which sends WATCHDOG=1 only while the tree is healthy.
+steward::platform::sd_notifier g_sd;
+steward::service_notifier<8> g_service(g_tree, g_sd);
+steward::static_worker<> g_feeder;
+steward::duration g_feed_period = 1s;
+std::atomic<int> g_feed_errors{0};
+
+steward::result<void> feeder_body(worker_context& ctx) {
+  for (;;) {
+    if (!g_service.tick()) g_feed_errors.fetch_add(1);  // counted, reported at the end
+    STEWARD_TRY(ctx.sleep_for(g_feed_period));
+  }
+}
+
+bool start_feeder() {
+  // Twice per watchdog period, as systemd asks; without a watchdog only STATUS= is refreshed.
+  if (g_sd.watchdog_enabled()) g_feed_period = g_sd.watchdog_period() / 2;
+  steward::worker_config cfg;
+  cfg.name = "sd-feeder";
+  cfg.body = &feeder_body;
+  return g_feeder.configure(cfg).has_value() && g_feeder.start().has_value();
+}
+
 // A crash loop must not flood the log: at most 20 event lines per second (INV-17).
 steward::rate_limiter g_event_log_limit(20, 1s);
 
@@ -213,12 +244,25 @@ int main(int argc, char** argv) {
   g_pipe.pipe_read = fds[0];
   g_pipe.pipe_write = fds[1];
 
+  auto sd_opened = g_sd.open_from_environment();  // unset NOTIFY_SOCKET: every message a no-op
+  if (!sd_opened) {
+    std::printf("steward demo: %s: %s\n", sd_opened.error().subject,
+                steward::describe(sd_opened.error().code));
+    return 1;
+  }
+
   std::printf("steward demo: root{acquisition{sampler, filter}, logger} -> %s\n\n", g_pipe.log_path);
   if (!g_tree.set_event_hook(&on_tree_event, nullptr)) return 1;
   const bool built = build_tree();
   auto started = g_tree.start();
   note("tree started: sampler, filter (acquisition), logger");
   check(built && started.has_value(), "tree validated and started in order");
+  if (g_sd.enabled()) {
+    check(g_service.ready().has_value() && start_feeder(), "service manager told READY=1, feeder started");
+    std::printf("[%8.2f ms] service manager: STATUS= and %s every %.0f ms\n", ms_since_start(),
+                g_sd.watchdog_enabled() ? "WATCHDOG=1 (while healthy)" : "no watchdog",
+                std::chrono::duration<double, std::milli>(g_feed_period).count());
+  }
   run_for(150ms);
   std::printf("[%8.2f ms] running: %ld samples, %ld filtered, %ld bytes logged\n", ms_since_start(),
               g_pipe.samples.load(), g_pipe.filtered.load(), g_pipe.logged_bytes.load());
@@ -257,6 +301,11 @@ int main(int argc, char** argv) {
         "every acquisition resource of both incarnations released exactly once");
 
   run_for(20ms);  // the logger drains what is left, then blocks in its fd wait
+  if (g_sd.enabled()) {
+    auto fed = g_feeder.stop(1s);
+    check(fed.has_value() && g_service.stopping().has_value() && g_feed_errors.load() == 0,
+          "feeder stopped, every notification delivered, STOPPING=1 sent");
+  }
   note("stopping the tree (the logger is blocked waiting for the pipe)");
   auto s0 = steward::platform::monotonic_now();
   auto stopped = g_tree.stop();

@@ -61,6 +61,11 @@ constexpr unsigned k_handshake_spins = 200;
 // A resume that follows the acknowledgement at once is still caught without a sleep.
 constexpr unsigned k_park_spins = 32;
 
+std::int64_t now_ns() noexcept {
+  const auto now = platform::monotonic_now();
+  return now ? now->time_since_epoch().count() : 0;
+}
+
 // Per-thread and process-wide (atomic test seam) state, file-local.
 // NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables)
 thread_local worker* t_current_worker = nullptr;
@@ -329,6 +334,29 @@ void worker::wake_controllers() noexcept {
   if (m_ctrl_waiters.load(std::memory_order_seq_cst) != 0) platform::park_wake_all(m_ctrl);
 }
 
+// Under m_mutex, with a pause pending: if the worker is blocked in a steward wait, acknowledge
+// the pause on its behalf without waking it (NOTE-9). Returns true when it claimed the worker:
+// then no wake is needed, the worker passes through park() whenever its wait wakes it.
+bool worker::park_blocked_worker_locked() noexcept {
+  std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
+  if (state_of(ctrl) != worker_state::pausing) return false;
+  std::uint32_t blocked = k_wait_blocked;
+  if (!m_wait.compare_exchange_strong(blocked, k_wait_proxied, std::memory_order_seq_cst)) return false;
+  // The park clock starts before the acknowledgement, as in park(); whoever starts it first wins.
+  std::int64_t not_parked = 0;
+  m_parked_since_ns.compare_exchange_strong(not_parked, now_ns(), std::memory_order_relaxed);
+  for (;;) {
+    const auto* row = lifecycle_next(state_of(ctrl), lifecycle_event::parked);
+    // Not pausing any more: the worker acknowledged first (it was waking up), or an async stop
+    // landed; either way the worker, which is claimed, settles it in park().
+    if (row == nullptr || state_of(ctrl) != worker_state::pausing) return true;
+    if (m_ctrl.compare_exchange_weak(ctrl, with_state(ctrl, row->to), std::memory_order_seq_cst)) {
+      m_parks.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+}
+
 template <class Done>
 result<worker::wait_outcome> worker::wait_for_worker(std::uint32_t gen, time_point deadline,
                                                      Done done) noexcept {
@@ -420,6 +448,7 @@ result<void> worker::pause_generation(std::uint32_t gen, duration timeout, bool 
   const auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
   bool changed = false;
+  bool proxied = false;
   {
     platform::lock_guard lock(m_mutex);
     STEWARD_TRY(check_generation_locked(gen));
@@ -444,8 +473,13 @@ result<void> worker::pause_generation(std::uint32_t gen, duration timeout, bool 
         }
       }
     }
+    proxied = park_blocked_worker_locked();
   }
-  if (changed) wake_worker();
+  if (proxied) {
+    wake_controllers();  // other pause() callers waiting for the same acknowledgement
+  } else if (changed) {
+    wake_worker();
+  }
   if (timeout <= duration::zero()) {  // a request only: report whether it is parked already
     const std::uint32_t ctrl = m_ctrl.load(std::memory_order_seq_cst);
     if (m_generation.load(std::memory_order_seq_cst) != gen) return fail(errc::exited, name());
@@ -626,7 +660,7 @@ void worker::run() noexcept {
   t_current_worker = this;
   exit_report report{};
   report.generation = m_generation.load(std::memory_order_acquire);
-  m_parks = 0;
+  m_parks.store(0, std::memory_order_relaxed);
   m_parked_total_ns.store(0, std::memory_order_relaxed);
   // Alive until the cleanup has run: a release action may use the context it captured (even
   // register another action, which then runs next).
@@ -692,13 +726,6 @@ bool worker::finish_incarnation_locked(const exit_report& report) noexcept {
   return true;
 }
 
-namespace {
-std::int64_t now_ns() noexcept {
-  const auto now = platform::monotonic_now();
-  return now ? now->time_since_epoch().count() : 0;
-}
-}  // namespace
-
 duration worker::time_parked() const noexcept {
   auto total = m_parked_total_ns.load(std::memory_order_relaxed);
   const auto since = m_parked_since_ns.load(std::memory_order_relaxed);
@@ -720,13 +747,15 @@ result<void> worker::park() noexcept {
       case worker_state::pausing: {
         // The park clock starts before the acknowledgement, so a controller that sees `paused`
         // also sees the ongoing park in time_parked().
-        const bool clock_started = m_parked_since_ns.load(std::memory_order_relaxed) == 0;
-        if (clock_started) m_parked_since_ns.store(now_ns(), std::memory_order_relaxed);
+        // A controller may start it too (NOTE-9): the first start counts.
+        std::int64_t not_parked = 0;
+        const bool clock_started =
+            m_parked_since_ns.compare_exchange_strong(not_parked, now_ns(), std::memory_order_relaxed);
         if (m_ctrl.compare_exchange_strong(ctrl, with_state(ctrl, worker_state::paused),
                                            std::memory_order_seq_cst)) {
-          ++m_parks;
+          m_parks.fetch_add(1, std::memory_order_relaxed);
           wake_controllers();  // the acknowledgement pause() waits for
-        } else if (clock_started) {
+        } else if (clock_started && state_of(ctrl) != worker_state::paused) {
           m_parked_since_ns.store(0, std::memory_order_relaxed);  // not parked after all
         }
         continue;
@@ -765,7 +794,9 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
     }
     if (ready != nullptr && ready(arg)) return {};
     if (deadline_passed) return fail(errc::timeout, name());
+    begin_blocking();
     deadline_passed = sleep_on_wake(seen, deadline, 0) == platform::park_status::timed_out;
+    if (end_blocking()) STEWARD_TRY(park());  // paused while blocked: settle it before the predicate
   }
 }
 
@@ -784,8 +815,15 @@ result<platform::io_events> worker::wait_fd(int fd, platform::io_interest intere
       m_in_fd_wait.store(false, std::memory_order_seq_cst);
       continue;
     }
+    begin_blocking();
     auto waited = platform::wait_fd(fd, interest, m_waker, deadline);
+    const bool parked_while_blocked = end_blocking();
     m_in_fd_wait.store(false, std::memory_order_seq_cst);
+    if (parked_while_blocked) {
+      STEWARD_TRY(park());  // whatever the descriptor did waits until the pause ends
+      if (waited && waited->status == platform::fd_wait_status::woken) m_waker.drain();
+      continue;             // and is looked at again (readiness is level-triggered)
+    }
     if (!waited) return fail(waited.error());
     switch (waited->status) {
       case platform::fd_wait_status::ready:
@@ -858,7 +896,9 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
     }
     if (deadline_passed) return fail(errc::timeout, name());
     if (fd_count == 0) {
+      begin_blocking();
       deadline_passed = sleep_on_wake(seen, deadline, 0) == platform::park_status::timed_out;
+      if (end_blocking()) STEWARD_TRY(park());
       continue;
     }
     // NOTE-1, extended: a notifier bumps m_wake before it reads m_in_fd_wait, so either it
@@ -869,8 +909,16 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
       m_in_fd_wait.store(false, std::memory_order_seq_cst);
       continue;
     }
+    begin_blocking();
     auto waited = platform::wait_fds(fds, fd_count, m_waker, deadline);
+    const bool parked_while_blocked = end_blocking();
     m_in_fd_wait.store(false, std::memory_order_seq_cst);
+    if (parked_while_blocked) {
+      STEWARD_TRY(park());
+      if (waited && waited->status == platform::fd_wait_status::woken) m_waker.drain();
+      if (waited && waited->status == platform::fd_wait_status::timed_out) deadline_passed = true;
+      continue;
+    }
     if (!waited) return fail(waited.error());
     switch (waited->status) {
       case platform::fd_wait_status::ready:
@@ -1131,3 +1179,15 @@ void notifier::notify_one() noexcept {
 // destructor on another thread that waits for k_done never frees the object under the call. A
 // callback that destroys its own stop_callback cannot be made safe that way (the invoker writes
 // to it afterwards): that is a contract violation (core.worker/500).
+// NOTE-9: a pause acknowledged on behalf of a blocked worker (as the Linux freezer freezes a task
+// sleeping in a freezable wait without waking it). A worker about to block in a steward wait
+// stores m_wait = blocked; from then until it swaps m_wait back to none after the blocking call
+// it runs no body code, and after the swap it re-reads m_ctrl before any. A controller that has
+// posted a pause CASes m_wait blocked -> proxied (under m_mutex) and, if that wins, takes the
+// table's `parked` row itself: the worker is at a safe point and cannot leave it unseen, so the
+// acknowledgement costs no wake-up and no context switch. Exactly one side wins the m_wait race:
+// if the worker swapped first, the controller wakes it and it acknowledges in park() as usual.
+// A worker that finds `proxied` goes through park() before anything else: it sleeps on while
+// paused, ends the park clock after a resume, and returns stop_requested after a stop. Whatever
+// woke the blocking call meanwhile (a notification, readiness, its deadline) is looked at again
+// after the pause, as for a worker that parked by itself.

@@ -720,7 +720,16 @@ void tree_base::on_worker_exit(void* user, const char* /*worker_name*/, const ex
   auto* s = static_cast<slot*>(user);
   if (s->restarted_in_place.load(std::memory_order_relaxed) == report.generation) return;  // handled
   s->exit_seen.store(report.generation, std::memory_order_release);
-  s->owner->m_tree.load(std::memory_order_relaxed)->post_event();
+  tree_base& tree = *s->owner->m_tree.load(std::memory_order_relaxed);
+  bool stopped_on_purpose = false;
+  {
+    platform::lock_guard lock(tree.m_state);
+    stopped_on_purpose = s->stopped_by_us == report.generation;
+  }
+  // Whoever stopped it on purpose (a tree stop, terminate_child, a group restart) handles the
+  // exit, and the runner skips it: waking the runner for it would only make it queue behind
+  // that operation - one extra wake-up and context switch per child of a tree stop.
+  if (!stopped_on_purpose) tree.post_event();
 }
 
 void tree_base::post_event() noexcept {

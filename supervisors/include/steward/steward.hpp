@@ -1,6 +1,7 @@
 // The whole public API in one include: workers, their cleanup protocol and waits, periodic
 // workers, rate limiting, supervision trees, and the platform knobs an application uses
-// (clock, real-time settings). Prefer the narrower headers in libraries that need only a part.
+// (clock, real-time settings, the service manager's notification socket). Prefer the narrower headers in
+// libraries that need only a part.
 #pragma once
 
 #include "steward/core/cleanup_stack.hpp"
@@ -15,5 +16,7 @@
 #include "steward/core/worker.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/platform/rt.hpp"
+#include "steward/platform/sd_notify.hpp"
 #include "steward/supervisors/policy.hpp"
+#include "steward/supervisors/service_notifier.hpp"
 #include "steward/supervisors/supervisor.hpp"

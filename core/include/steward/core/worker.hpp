@@ -336,6 +336,7 @@ class worker {
   result<wait_outcome> wait_for_worker(std::uint32_t gen, time_point deadline, Done done) noexcept;
   void wake_worker() noexcept;
   void wake_controllers() noexcept;
+  bool park_blocked_worker_locked() noexcept;
   void run_stop_callbacks() noexcept;
 
   // Worker side.
@@ -344,6 +345,11 @@ class worker {
   void prefault_stack() noexcept;
   void end_park_accounting() noexcept;
   platform::park_status sleep_on_wake(std::uint32_t seen, time_point deadline, unsigned spins) noexcept;
+  void begin_blocking() noexcept { m_wait.store(k_wait_blocked, std::memory_order_seq_cst); }
+  // True when a controller parked this worker while it was blocked: it must pass through park().
+  [[nodiscard]] bool end_blocking() noexcept {
+    return m_wait.exchange(k_wait_none, std::memory_order_seq_cst) == k_wait_proxied;
+  }
   bool finish_incarnation_locked(const exit_report& report) noexcept;
   void run() noexcept;
   bool enter() noexcept;
@@ -366,6 +372,11 @@ class worker {
   std::atomic<std::uint32_t> m_ctrl_waiters{0};
   std::atomic<bool> m_in_fd_wait{false};
   std::atomic<bool> m_wake_sleeping{false};  // the worker sleeps (or is about to) on m_wake
+  // Where the worker is with respect to a blocking steward wait (NOTE-9 in worker.cpp).
+  static constexpr std::uint32_t k_wait_none = 0;     // body code, or a wait's checks
+  static constexpr std::uint32_t k_wait_blocked = 1;  // blocked in a wait; re-reads m_ctrl first
+  static constexpr std::uint32_t k_wait_proxied = 2;  // a controller acknowledged a pause for it
+  std::atomic<std::uint32_t> m_wait{k_wait_none};
   std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
 
   worker_config m_config;           // written by configure() only while no incarnation is live
@@ -386,7 +397,9 @@ class worker {
   stop_callback* m_callbacks{nullptr};
   std::atomic<std::uint32_t> m_callbacks_pending{0};  // registered and not yet run
   exit_report m_last_exit{};  // written by the worker under m_mutex before it leaves an incarnation
-  std::uint32_t m_parks{0};   // parks in this incarnation; worker thread only
+  // Parks in this incarnation: counted by whoever acknowledges one (the worker, or a controller
+  // on behalf of a worker blocked in a wait).
+  std::atomic<std::uint32_t> m_parks{0};
   bool m_reporting{false};    // the worker's thread is running its exit hooks; worker thread only
   std::atomic<std::int64_t> m_parked_total_ns{0};
   std::atomic<std::int64_t> m_parked_since_ns{0};  // 0 when not parked
@@ -513,7 +526,9 @@ class worker_context {
 
   [[nodiscard]] std::uint32_t generation() const noexcept;
   // How many times this incarnation has parked for a pause (a wait can tell it was paused).
-  [[nodiscard]] std::uint32_t park_count() const noexcept { return m_worker.m_parks; }
+  [[nodiscard]] std::uint32_t park_count() const noexcept {
+    return m_worker.m_parks.load(std::memory_order_relaxed);
+  }
   [[nodiscard]] const char* name() const noexcept { return m_worker.name(); }
   [[nodiscard]] worker& self() noexcept { return m_worker; }
 
