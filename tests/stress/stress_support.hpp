@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "test_support.hpp"
 
@@ -67,6 +68,12 @@ inline int count_proc_entries(const char* dir) noexcept {
   return n;
 }
 inline int thread_count() noexcept { return count_proc_entries("/proc/self/task"); }
+// The baseline thread count: ThreadSanitizer starts a background thread of its own at the
+// first thread creation, so one thread is created and joined before counting.
+inline int baseline_thread_count() {
+  std::thread([] {}).join();
+  return thread_count();
+}
 inline int fd_count() noexcept { return count_proc_entries("/proc/self/fd") - 1; }
 
 // The resource ledger of one worker slot. Every registration gets the next record; its

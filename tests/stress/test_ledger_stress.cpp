@@ -41,11 +41,11 @@ namespace {
 #if defined(STEWARD_STRESS_CROSS)
 constexpr std::uint64_t k_default_ops = 4000;
 #elif defined(STEWARD_TEST_TSAN)
-constexpr std::uint64_t k_default_ops = 150000;
+constexpr std::uint64_t k_default_ops = 1000000;  // about 30 s per case on the 2-core CI machine
 #elif defined(STEWARD_STRESS_ASAN)
-constexpr std::uint64_t k_default_ops = 150000;
+constexpr std::uint64_t k_default_ops = 400000;
 #else
-constexpr std::uint64_t k_default_ops = 200000;
+constexpr std::uint64_t k_default_ops = 400000;
 #endif
 
 using slot_worker = steward::static_worker<testutil::k_stack, 8>;
@@ -725,7 +725,7 @@ void run_ledger_stress(bool parallel_order) {
                parallel_order ? "parallel" : "sequential", static_cast<unsigned long long>(seed),
                static_cast<unsigned long long>(target));
   MESSAGE("seed ", seed, ", ", target, " operations, ", nctl, " controllers");
-  const int threads0 = stress::thread_count();
+  const int threads0 = stress::baseline_thread_count();
   const int fds0 = stress::fd_count();
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t bodies = 0;

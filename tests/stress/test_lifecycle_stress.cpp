@@ -189,7 +189,7 @@ TEST_CASE("stress: full lifecycles over every stop phase release each registrati
                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(target),
                static_cast<unsigned long long>(seed));
   MESSAGE("seed ", seed, ", ", target, " lifecycles");
-  const int threads0 = stress::thread_count();
+  const int threads0 = stress::baseline_thread_count();
   const int fds0 = stress::fd_count();
   const auto t0 = std::chrono::steady_clock::now();
   tally t;
@@ -279,7 +279,7 @@ void run_storm(steward::strategy strat, int children) {
                steward::to_string(strat), static_cast<unsigned long long>(seed), static_cast<unsigned long long>(target),
                static_cast<unsigned long long>(seed));
   MESSAGE("seed ", seed, ", ", target, " restart cycles");
-  const int threads0 = stress::thread_count();
+  const int threads0 = stress::baseline_thread_count();
   const int fds0 = stress::fd_count();
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t cycles = 0;
