@@ -10,6 +10,7 @@ using steward::exit_reason;
 
 namespace {
 std::atomic<int> g_asleep{0};
+std::atomic<std::uint64_t> g_sleeps_mark{0};  // the process's sleep count just before the body blocks
 
 steward::worker_config sleeper(int cleanup_entries) {
   steward::worker_config cfg;
@@ -18,6 +19,7 @@ steward::worker_config sleeper(int cleanup_entries) {
   released = 0;
   cfg.body = [cleanup_entries](steward::worker_context& ctx) -> steward::result<void> {
     for (int i = 0; i < cleanup_entries; ++i) STEWARD_TRY(ctx.defer([] { released.fetch_add(1); }));
+    g_sleeps_mark = steward::platform::park_counters().sleeps;
     g_asleep = 1;
     return ctx.sleep_for(std::chrono::hours(1));
   };
@@ -96,9 +98,13 @@ TEST_CASE("issue8: pausing a worker blocked in a steward wait acknowledges it wi
     auto w = make_worker(sleeper(entries));
     for (int round = 0; round < 20; ++round) {
       g_asleep = 0;
-      const auto before_start = steward::platform::park_counters();
       REQUIRE(w->start());
-      wait_until_asleep(before_start.sleeps);
+      // Blocked in its sleep: a sleep counted after the body's own mark. (A mark taken before
+      // start() is not enough: the thread may count an idle sleep that start() cuts short,
+      // before its body runs - seen in CI.)
+      REQUIRE(eventually([] {
+        return g_asleep.load() == 1 && steward::platform::park_counters().sleeps > g_sleeps_mark.load();
+      }));
       const auto before = steward::platform::park_counters();
       REQUIRE(w->pause(k_ack));
       const auto after = steward::platform::park_counters();
