@@ -69,7 +69,7 @@ demo_run run_demo_under(testutil::notify_listener& manager, const std::string& w
 }
 #endif
 
-int index_of(const std::vector<std::string>& messages, const std::string& prefix, bool last = false) {
+[[maybe_unused]] int index_of(const std::vector<std::string>& messages, const std::string& prefix, bool last = false) {
   int found = -1;
   for (std::size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].compare(0, prefix.size(), prefix) == 0) {
