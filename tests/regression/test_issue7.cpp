@@ -164,12 +164,15 @@ TEST_CASE("issue7: an event hook may read the child's last_exit() during a resta
   reader.child = f.k.workers[0].get();
   REQUIRE(f.tree->set_event_hook(&hook_reader::hook, &reader));
   REQUIRE(f.tree->start());
-  for (int i = 0; i < 5; ++i) {
+  // A restart runs in place only when the tree's operation lock is free at that moment (the
+  // runner may hold it, e.g. preempted on a loaded machine): fail the child until the in-place
+  // path has run its hooks at least 5 times, not a fixed number of times (that flaked under load).
+  for (int i = 0; i < 2000 && reader.on_child_thread.load() < 5; ++i) {
     const int before = f.k.starts(0);
     f.k.command(0, return_error);
     REQUIRE(eventually([&] { return f.k.starts(0) > before; }));
   }
-  CHECK(reader.on_child_thread.load() > 0);  // the in-place path ran its hooks
+  CHECK(reader.on_child_thread.load() >= 5);  // the in-place path ran its hooks
   REQUIRE(f.tree->stop());                     // hung here before the fix
 }
 
