@@ -32,6 +32,13 @@ void wait_until_asleep(std::uint64_t sleeps_before) {
     return g_asleep.load() == 1 && steward::platform::park_counters().sleeps > sleeps_before;
   }));
 }
+// Starts the worker and waits until its body has slept in the kernel once (see wait_until_asleep).
+void start_and_wait_asleep(test_worker& w) {
+  g_asleep = 0;
+  const auto before_start = steward::platform::park_counters();
+  REQUIRE(w.start());
+  wait_until_asleep(before_start.sleeps);
+}
 }  // namespace
 
 TEST_CASE("issue8: stopping a sleeping worker wakes it once and its controller at most once" *
@@ -39,10 +46,7 @@ TEST_CASE("issue8: stopping a sleeping worker wakes it once and its controller a
   for (int entries : {0, 4}) {
     auto w = make_worker(sleeper(entries));
     for (int round = 0; round < 50; ++round) {
-      g_asleep = 0;
-      const auto before_start = steward::platform::park_counters();
-      REQUIRE(w->start());
-      wait_until_asleep(before_start.sleeps);
+      start_and_wait_asleep(*w);
       const auto before = steward::platform::park_counters();
       auto report = w->stop(k_ack);
       const auto after = steward::platform::park_counters();
@@ -75,10 +79,7 @@ TEST_CASE("issue8: stopping an fd-blocked worker makes no futex wake for it" * d
   };
   auto w = make_worker(cfg);
   for (int round = 0; round < 50; ++round) {
-    g_asleep = 0;
-    const auto before_start = steward::platform::park_counters();
-    REQUIRE(w->start());
-    wait_until_asleep(before_start.sleeps);  // it slept once after it declared itself initialised
+    start_and_wait_asleep(*w);
     const auto before = steward::platform::park_counters();
     auto report = w->stop(k_ack);
     const auto after = steward::platform::park_counters();
@@ -141,10 +142,7 @@ TEST_CASE("issue8: a worker paused while blocked leaves its wait only after resu
     return {};
   };
   auto w = make_worker(cfg);
-  g_asleep = 0;
-  const auto before_start = steward::platform::park_counters();
-  REQUIRE(w->start());
-  wait_until_asleep(before_start.sleeps);
+  start_and_wait_asleep(*w);
   REQUIRE(w->pause(k_ack));
   const int evaluated = evaluations.load();
   ready = 1;  // the predicate now holds and is notified: a running wait would return
@@ -183,10 +181,7 @@ TEST_CASE("issue8: a pause of an fd-blocked worker holds back its readiness unti
     return {};
   };
   auto w = make_worker(cfg);
-  g_asleep = 0;
-  const auto before_start = steward::platform::park_counters();
-  REQUIRE(w->start());
-  wait_until_asleep(before_start.sleeps);
+  start_and_wait_asleep(*w);
   REQUIRE(w->pause(k_ack));
   const char byte = 'x';
   REQUIRE(write(fds[1], &byte, 1) == 1);
