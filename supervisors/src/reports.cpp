@@ -81,7 +81,7 @@ split_time split(time_point t) noexcept {
 // the '\n' and the terminator.
 std::size_t end_line(int written, char* out, std::size_t capacity) noexcept {
   if (written < 0) written = 0;
-  std::size_t len = static_cast<std::size_t>(written);
+  auto len = static_cast<std::size_t>(written);
   if (len > capacity - 2) len = capacity - 2;  // cut to fit: the line still ends in '\n'
   out[len] = '\n';
   out[len + 1] = '\0';

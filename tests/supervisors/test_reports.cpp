@@ -552,3 +552,28 @@ TEST_CASE(
   CHECK(c.ring_full == static_cast<long long>(rep.dropped()));
   CHECK(sink.pending() == 0);
 }
+
+TEST_CASE("reports: drain_every() in a worker the application owns drains until stopped, then once more" *
+          doctest::timeout(60)) {
+  struct counting_sink final : steward::report_sink {
+    std::atomic<std::uint64_t> consumed{0};
+    void consume(const report& /*r*/) noexcept override { consumed.fetch_add(1); }
+    void lost(std::uint64_t /*count*/) noexcept override {}
+    void idle(time_point /*now*/) noexcept override {}
+  } sink;
+  reporter<64> rep(sink);
+  steward::worker_config cfg;
+  cfg.name = "report-drain";
+  cfg.body = [&rep](steward::worker_context& ctx) -> steward::result<void> {
+    return rep.drain_every(ctx, std::chrono::milliseconds(1));
+  };
+  auto drainer = make_worker(cfg);
+  REQUIRE(drainer->start());
+  for (std::uint32_t i = 0; i < 10; ++i) rep.post(event_of(tree_event_kind::child_started, "c0", i));
+  CHECK(eventually([&] { return sink.consumed.load() == 10; }));
+  for (std::uint32_t i = 0; i < 5; ++i) rep.post(event_of(tree_event_kind::child_started, "c0", i));
+  const auto exit = drainer->stop(k_ack);
+  REQUIRE(exit);
+  CHECK(exit->reason == exit_reason::stopped);  // stop_requested from the sleep: a clean stop
+  CHECK(sink.consumed.load() == 15);            // the last drain ran on the way out
+}

@@ -103,12 +103,13 @@ class report_ring_base {
   }
 
  private:
-  cell* m_cells;
-  std::uint64_t m_mask;
-  // Producers and the consumer touch different words: keep them on different cache lines.
+  // Producers and the consumer touch different words: each on its own cache line (the fixed
+  // fields share the last one).
   alignas(64) std::atomic<std::uint64_t> m_tail{0};
   alignas(64) std::atomic<std::uint64_t> m_head{0};
   alignas(64) std::atomic<std::uint64_t> m_dropped{0};
+  cell* m_cells;
+  std::uint64_t m_mask;
 };
 
 // The ring with its storage inside: no allocation, ever.

@@ -10,6 +10,7 @@
 // See docs/supervisors.md, "Structured reports".
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -93,6 +94,8 @@ class report_sink {
 
  protected:
   report_sink() noexcept = default;
+  // Protected and not virtual: a sink is never destroyed through this base, and a virtual
+  // destructor would make the library reference operator delete (tests: no allocator symbols).
   ~report_sink() = default;
 };
 
@@ -104,6 +107,9 @@ struct fd_sink_config {
 
 // The default sink: one line per report to a descriptor, rate-limited on report time - at most
 // `burst` report lines and one summary line per interval, whatever the event rate.
+// Final, and never destroyed through report_sink, whose destructor is protected (a virtual one
+// would reference operator delete):
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor)
 class fd_report_sink final : public report_sink {
  public:
   struct counters {
