@@ -3,7 +3,8 @@
 # (scripts/tidy.sh, warnings are errors), ThreadSanitizer, the
 # concurrency tests repeated (native, TSan, and native beside a CPU load), AddressSanitizer+UBSan,
 # -fno-exceptions -fno-rtti, a consumer project built against the installed package, and the
-# suite cross-compiled for aarch64, armhf and riscv64 under qemu.
+# suite cross-compiled for aarch64, armhf and riscv64 under qemu, and the API reference
+# (scripts/docs.sh: doxygen, warnings are errors; about 25 s with the install).
 # Usage: scripts/test.sh            (everything)
 #        STEWARD_STAGES="native tsan" scripts/test.sh   (a subset)
 #        STEWARD_REPEAT_NATIVE / STEWARD_REPEAT_TSAN / STEWARD_REPEAT_LOADED: repeat counts of
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-stages=${STEWARD_STAGES:-"native clang tidy tsan repeat asan no-exceptions consumer cross"}
+stages=${STEWARD_STAGES:-"native clang tidy docs tsan repeat asan no-exceptions consumer cross"}
 if [[ " $stages " == *" cross "* ]]; then scripts/deps.sh --cross; else scripts/deps.sh; fi
 jobs=$(nproc)
 passed=0
@@ -162,6 +163,10 @@ for s in $stages; do
     tidy)
       echo "== stage tidy"
       if scripts/tidy.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(tidy); fi
+      ;;
+    docs)
+      echo "== stage docs"
+      if scripts/docs.sh build/ci-docs; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(docs); fi
       ;;
     cross)
       echo "== stage cross"

@@ -38,3 +38,40 @@ TEST_CASE("rate limiter: events under the burst all pass, unannotated") {
   CHECK(later.allowed);
   CHECK(later.suppressed_before == 1);
 }
+
+TEST_CASE("rate limiter: flush() gives the summary once the interval is over and no event came to carry it") {
+  rate_limiter limiter(2, 1s);
+  for (int i = 0; i < 10; ++i) static_cast<void>(limiter.check(time_point{std::chrono::milliseconds(i)}));
+  CHECK(limiter.pending_suppressed() == 8);
+  CHECK(limiter.flush(time_point{std::chrono::milliseconds(999)}) == 0);  // the interval is not over
+  CHECK(limiter.pending_suppressed() == 8);
+  CHECK(limiter.flush(time_point{std::chrono::milliseconds(1000)}) == 8);  // a new interval, its summary
+  const auto next = limiter.check(time_point{std::chrono::milliseconds(1001)});
+  CHECK(next.allowed);
+  CHECK(next.suppressed_before == 0);  // this interval's summary went out already
+  CHECK(limiter.check(time_point{std::chrono::milliseconds(1002)}).allowed);
+  CHECK_FALSE(limiter.check(time_point{std::chrono::milliseconds(1003)}).allowed);
+  CHECK(limiter.flush(time_point{std::chrono::milliseconds(1500)}) == 0);
+  CHECK(limiter.flush(time_point{std::chrono::milliseconds(2000)}) == 1);
+  CHECK(limiter.flush(time_point{std::chrono::milliseconds(5000)}) == 0);  // nothing pending
+}
+
+TEST_CASE("rate limiter: events lost before it are counted in the next summary, one summary per interval") {
+  rate_limiter limiter(3, 1s);
+  const auto first = limiter.check(time_point{std::chrono::milliseconds(0)});
+  CHECK(first.allowed);
+  limiter.add_suppressed(5);  // e.g. a full queue in front of the limiter
+  const auto second = limiter.check(time_point{std::chrono::milliseconds(1)});
+  CHECK(second.allowed);
+  CHECK(second.suppressed_before == 5);  // the interval's one summary
+  limiter.add_suppressed(2);
+  const auto third = limiter.check(time_point{std::chrono::milliseconds(2)});
+  CHECK(third.allowed);
+  CHECK(third.suppressed_before == 0);  // no second summary in the same interval
+  CHECK(limiter.pending_suppressed() == 2);
+  CHECK(limiter.take_pending() == 2);  // at shutdown, whatever the interval
+  CHECK(limiter.pending_suppressed() == 0);
+  limiter.add_suppressed(0xFFFF'FFF0U);
+  limiter.add_suppressed(0x100U);
+  CHECK(limiter.pending_suppressed() == 0xFFFF'FFFFU);  // saturates
+}

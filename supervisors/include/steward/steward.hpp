@@ -1,5 +1,5 @@
 // The whole public API in one include: workers, their cleanup protocol and waits, periodic
-// workers, rate limiting, supervision trees, and the platform knobs an application uses
+// workers, rate limiting, supervision trees and their structured reports, and the platform knobs an application uses
 // (clock, real-time settings, the service manager's notification socket). Prefer the narrower headers in
 // libraries that need only a part.
 #pragma once
@@ -11,12 +11,15 @@
 #include "steward/core/expected.hpp"
 #include "steward/core/lifecycle.hpp"
 #include "steward/core/periodic.hpp"
+#include "steward/core/report_ring.hpp"
 #include "steward/core/rate_limiter.hpp"
 #include "steward/core/time.hpp"
 #include "steward/core/worker.hpp"
 #include "steward/platform/clock.hpp"
+#include "steward/platform/fd_write.hpp"
 #include "steward/platform/rt.hpp"
 #include "steward/platform/sd_notify.hpp"
 #include "steward/supervisors/policy.hpp"
+#include "steward/supervisors/reports.hpp"
 #include "steward/supervisors/service_notifier.hpp"
 #include "steward/supervisors/supervisor.hpp"
