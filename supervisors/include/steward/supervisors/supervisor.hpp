@@ -155,6 +155,13 @@ struct child_slot {
   error last_error{};
   std::atomic<std::uint32_t> exit_seen{0};           // set by the worker's exit hook (lock-free)
   std::atomic<std::uint32_t> restarted_in_place{0};  // an incarnation restarted on its own thread
+  // Armed by a sequential stop (NOTE-4): when this child's stopped incarnation exits, its own
+  // thread asks the sibling stopped next. (sibling index + 1) << 32 | that sibling's generation;
+  // 0 when unarmed. Taken with an exchange, so exactly one of the exit hook and the stopper acts.
+  std::atomic<std::uint64_t> hand_off{0};
+  // The incarnation whose stop has been sent (by the stopper or by the hand-off): only that
+  // exit passes the chain on, so a child that ends on its own before its turn asks nobody.
+  std::atomic<std::uint32_t> stop_sent{0};
 };
 }  // namespace detail
 
@@ -325,6 +332,9 @@ class tree_base {
   result<void> await_child(supervisor_base& sup, slot& s, time_point now, time_point init_deadline) noexcept;
   void request_stop_walk(supervisor_base& sup, time_point now) noexcept;
   void request_stop_one(slot& s, time_point now) noexcept;
+  template <typename WillStop>
+  void arm_hand_offs(supervisor_base& sup, std::size_t first, std::size_t last, WillStop will_stop) noexcept;
+  static void disarm_hand_offs(supervisor_base& sup) noexcept;
   void rollback_started(supervisor_base& sup, std::size_t end, time_point now) noexcept;
   std::size_t stop_supervisor(supervisor_base& sup, time_point now, const char** first_hung) noexcept;
   bool stop_child(supervisor_base& sup, slot& s, time_point now, const char** first_hung) noexcept;
