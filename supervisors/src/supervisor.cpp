@@ -5,8 +5,10 @@
 // lock that a thread stopping it holds.
 #include "steward/supervisors/supervisor.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "steward/core/contract.hpp"
 #include "steward/platform/clock.hpp"
@@ -69,6 +71,8 @@ const char* to_string(tree_event_kind k) noexcept {
       return "escalated";
     case tree_event_kind::child_hung:
       return "child_hung";
+    case tree_event_kind::child_unresponsive:
+      return "child_unresponsive";
     case tree_event_kind::subtree_paused:
       return "subtree_paused";
     case tree_event_kind::subtree_resumed:
@@ -103,7 +107,8 @@ result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
   if (spec.id == nullptr || is_worker == is_supervisor || (is_worker && !spec.body) ||
       spec.supervisor == this || (is_worker && spec.shutdown <= duration::zero()) ||
       (is_worker && spec.start_timeout <= duration::zero()) ||
-      (spec.significant && spec.restart == restart_type::permanent)) {
+      (spec.significant && spec.restart == restart_type::permanent) ||
+      spec.liveness < duration::zero() || (is_supervisor && spec.liveness != duration::zero())) {
     return fail(errc::invalid_argument, spec.id);
   }
   for (std::size_t i = 0; i < m_count; ++i) {
@@ -115,6 +120,8 @@ result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
   auto& s = m_slots[m_count++];
   s.spec = spec;
   s.owner = this;
+  s.liveness = liveness_monitor(spec.liveness);
+  s.unresponsive = false;
   s.in_use = true;
   return {};
 }
@@ -846,6 +853,10 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
       if (!sup.m_running) return;
       continue;
     }
+    if (s.spec.liveness > duration::zero() && s.active && !s.quarantined && watch_liveness(sup, s, now)) {
+      post_event();  // the tree changed: look again from the top
+      return;
+    }
     const std::uint32_t gen = s.exit_seen.load(std::memory_order_acquire);
     if (gen == 0 || gen != s.generation || gen == s.handled || !s.active) continue;
     if (s.stopped_by_us == gen) continue;
@@ -865,6 +876,42 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
     return;
   }
   run_due_restarts(sup, now);
+}
+
+// The liveness watchdog of one worker child, on the runner under m_op (NOTE-5). Returns true
+// when it changed the tree (a child treated as failed).
+bool tree_base::watch_liveness(supervisor_base& sup, slot& s, time_point now) noexcept {
+  worker& w = *s.spec.worker_slot;
+  const liveness_sample seen = w.liveness();
+  if (seen.generation != s.generation) return false;  // an incarnation the tree has not recorded yet
+  const liveness_verdict verdict = s.liveness.observe(seen, now);
+  if (verdict == liveness_verdict::alive && s.unresponsive) {
+    platform::lock_guard lock(m_state);
+    s.unresponsive = false;  // progress again: healthy
+  }
+  if (verdict != liveness_verdict::newly_unresponsive) return false;
+  const duration silent = s.liveness.silent_for(now);
+  {
+    platform::lock_guard lock(m_state);
+    s.unresponsive = true;
+  }
+  emit(tree_event_kind::child_unresponsive, sup, &s,
+       error{errc::unresponsive, static_cast<std::int32_t>(seen.state), s.spec.id}, silent);
+  if (s.spec.on_unresponsive != liveness_action::fail) return false;
+  const bool stopped = stop_child(sup, s, now, nullptr);  // a missed deadline quarantines it
+  {
+    platform::lock_guard lock(m_state);
+    s.unresponsive = false;  // stopped (or hung, which counts on its own)
+  }
+  if (!stopped) return true;
+  auto last = w.last_exit();
+  exit_report report = last ? *last : exit_report{};
+  const auto silent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
+  report.reason = exit_reason::error;  // whatever the body returned when stopped: it had hung
+  report.err = error{errc::unresponsive,
+                     static_cast<std::int32_t>(std::min<long long>(silent_ms, std::numeric_limits<std::int32_t>::max())), s.spec.id};
+  handle_exit(sup, s, report, now);
+  return true;
 }
 
 void tree_base::handle_exit(supervisor_base& sup, slot& s, const exit_report& report,
@@ -1052,8 +1099,12 @@ time_point tree_base::next_due_locked(const supervisor_base& sup) const noexcept
     if (s.spec.supervisor != nullptr) {
       const auto inner = next_due_locked(*s.spec.supervisor);
       if (inner < due) due = inner;
-    } else if (s.restart_pending && !sup.m_paused && s.restart_due < due) {
-      due = s.restart_due;
+    } else {
+      if (s.restart_pending && !sup.m_paused && s.restart_due < due) due = s.restart_due;
+      if (s.spec.liveness > duration::zero() && s.active && !s.quarantined) {
+        const time_point check = s.liveness.due();
+        if (check < due) due = check;
+      }
     }
   }
   return due;
@@ -1272,6 +1323,7 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
       c.has_exited = s.has_exited;
       c.quarantined = s.quarantined;
       c.restart_pending = s.restart_pending;
+      c.unresponsive = s.unresponsive;
       c.time_in_state = now - s.state_since;
       if (s.spec.supervisor != nullptr) {
         const auto& child = *s.spec.supervisor;
@@ -1325,6 +1377,13 @@ result<std::size_t> tree_base::snapshot(child_snapshot* out, std::size_t capacit
 // the request earlier. The link is taken by exchange (one of hook and stopper acts), names the
 // sibling's incarnation (a late hook meets stale_handle), and every link is cleared before the
 // stop returns. Stop callbacks of a sibling asked by the chain run on the asking child's thread.
+// NOTE-5: the liveness watchdog. No thread of its own: the runner samples each watched worker
+// (a few relaxed loads, worker::liveness()) whenever it runs and sleeps no longer than the
+// earliest end of a period (next_due_locked). Progress is a changed beat count (heartbeat() or a
+// wait entered), a new incarnation, or a state in which the body runs no code of its own
+// (paused, blocked in a steward wait, starting, stopping, ended). So a silence is reported
+// between one and two periods after the last progress the runner saw, once per silence; an
+// unresponsive worker costs no further wake-ups until it shows progress again.
 // NOTE-1: why two locks. A tree operation waits for children (a stop up to its deadline, a
 // pause acknowledgement); if snapshot() and the exit path shared that lock, a worker whose
 // cleanup asks for a snapshot would wait for the very thread that is stopping it (bug class 17).
