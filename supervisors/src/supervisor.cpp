@@ -361,6 +361,7 @@ result<void> tree_base::launch_child(supervisor_base& sup, slot& s) noexcept {
   platform::lock_guard lock(m_state);
   s.generation = started->handle.generation();
   s.launched = true;
+  s.unresponsive = false;  // a new incarnation is judged afresh (its generation resets the monitor)
   return {};
 }
 
@@ -523,7 +524,9 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
     platform::lock_guard lock(m_state);
     s.restart_pending = false;
     s.stopped_by_us = s.generation;
+    s.unresponsive = false;  // stopped on purpose: no longer the watchdog's
   }
+  s.liveness_kill.store(0, std::memory_order_relaxed);
   // A parallel stop asked it earlier: its deadline runs from that request, not from now.
   duration budget = s.spec.shutdown;
   if (s.stop_asked != time_point{}) {
@@ -743,6 +746,7 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report, r
       sup.m_config.restart_strategy == strategy::one_for_one &&
       sup.m_config.backoff.base <= duration::zero() && s->active && !s->quarantined &&
       s->generation == report.generation && s->stopped_by_us != report.generation &&
+      s->liveness_kill.load(std::memory_order_relaxed) != report.generation &&
       (type == restart_type::permanent || (type == restart_type::transient && abnormal)) &&
       sup.m_window.allows(now)) {
     static_cast<void>(sup.m_window.add(now));
@@ -858,8 +862,14 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
       return;
     }
     const std::uint32_t gen = s.exit_seen.load(std::memory_order_acquire);
-    if (gen == 0 || gen != s.generation || gen == s.handled || !s.active) continue;
+    // Stopped by the watchdog (NOTE-5): its exit is a failure even when it was quarantined first.
+    const bool killed = gen != 0 && s.liveness_kill.load(std::memory_order_relaxed) == gen;
+    if (gen == 0 || gen != s.generation || gen == s.handled || (!s.active && !(killed && s.quarantined))) continue;
     if (s.stopped_by_us == gen) continue;
+    if (killed && s.quarantined && still_hung(s)) {  // past its exit hook, terminal state next
+      post_event();  // look again, as for any slow exit path
+      return;
+    }
     // The worker has left its body; collect its report (it publishes the terminal state last).
     auto report = s.spec.worker_slot->handle().stop(s.spec.shutdown);
     if (!report) {
@@ -870,6 +880,11 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
     {
       platform::lock_guard lock(m_state);
       s.handled = gen;
+    }
+    if (killed) {
+      report->reason = exit_reason::error;  // whatever the body returned when stopped: it had hung
+      report->err = error{errc::unresponsive, s.liveness_silent_ms, s.spec.id};
+      s.liveness_kill.store(0, std::memory_order_relaxed);
     }
     handle_exit(sup, s, *report, now);
     post_event();  // the tree may have changed under us: look again from the top
@@ -882,6 +897,20 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
 // when it changed the tree (a child treated as failed).
 bool tree_base::watch_liveness(supervisor_base& sup, slot& s, time_point now) noexcept {
   worker& w = *s.spec.worker_slot;
+  if (s.generation != 0 && s.liveness_kill.load(std::memory_order_relaxed) == s.generation) {
+    // Asked to stop by the watchdog: the exit path handles it; past its deadline, quarantine.
+    if (now < s.liveness_kill_deadline || is_terminal(w.state())) return false;
+    {
+      platform::lock_guard lock(m_state);
+      s.quarantined = true;
+      s.active = false;
+      s.unresponsive = false;  // counted as hung from now on
+      s.state_since = now;
+    }
+    emit(tree_event_kind::child_hung, sup, &s,
+         error{errc::hung, static_cast<std::int32_t>(w.state()), s.spec.id}, s.liveness.silent_for(now));
+    return true;
+  }
   const liveness_sample seen = w.liveness();
   if (seen.generation != s.generation) return false;  // an incarnation the tree has not recorded yet
   const liveness_verdict verdict = s.liveness.observe(seen, now);
@@ -898,20 +927,15 @@ bool tree_base::watch_liveness(supervisor_base& sup, slot& s, time_point now) no
   emit(tree_event_kind::child_unresponsive, sup, &s,
        error{errc::unresponsive, static_cast<std::int32_t>(seen.state), s.spec.id}, silent);
   if (s.spec.on_unresponsive != liveness_action::fail) return false;
-  const bool stopped = stop_child(sup, s, now, nullptr);  // a missed deadline quarantines it
-  {
-    platform::lock_guard lock(m_state);
-    s.unresponsive = false;  // stopped (or hung, which counts on its own)
-  }
-  if (!stopped) return true;
-  auto last = w.last_exit();
-  exit_report report = last ? *last : exit_report{};
+  // A request only: the runner never waits for one child while others need watching. Its exit
+  // comes back as an event (and is not restarted in place: decide_restart_in_place checks).
   const auto silent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
-  report.reason = exit_reason::error;  // whatever the body returned when stopped: it had hung
-  report.err = error{errc::unresponsive,
-                     static_cast<std::int32_t>(std::min<long long>(silent_ms, std::numeric_limits<std::int32_t>::max())), s.spec.id};
-  handle_exit(sup, s, report, now);
-  return true;
+  s.liveness_silent_ms =
+      static_cast<std::int32_t>(std::min<long long>(silent_ms, std::numeric_limits<std::int32_t>::max()));
+  s.liveness_kill_deadline = saturating_add(now, s.spec.shutdown);
+  s.liveness_kill.store(s.generation, std::memory_order_relaxed);
+  static_cast<void>(w.handle().stop(duration::zero()));
+  return false;
 }
 
 void tree_base::handle_exit(supervisor_base& sup, slot& s, const exit_report& report,
@@ -920,6 +944,7 @@ void tree_base::handle_exit(supervisor_base& sup, slot& s, const exit_report& re
   {
     platform::lock_guard lock(m_state);
     s.active = false;
+    s.unresponsive = false;
     s.has_exited = true;
     s.last_reason = report.reason;
     s.last_error = report.err;
@@ -1102,7 +1127,8 @@ time_point tree_base::next_due_locked(const supervisor_base& sup) const noexcept
     } else {
       if (s.restart_pending && !sup.m_paused && s.restart_due < due) due = s.restart_due;
       if (s.spec.liveness > duration::zero() && s.active && !s.quarantined) {
-        const time_point check = s.liveness.due();
+        const bool killing = s.generation != 0 && s.liveness_kill.load(std::memory_order_relaxed) == s.generation;
+        const time_point check = killing ? s.liveness_kill_deadline : s.liveness.due();
         if (check < due) due = check;
       }
     }
@@ -1379,7 +1405,10 @@ result<std::size_t> tree_base::snapshot(child_snapshot* out, std::size_t capacit
 // stop returns. Stop callbacks of a sibling asked by the chain run on the asking child's thread.
 // NOTE-5: the liveness watchdog. No thread of its own: the runner samples each watched worker
 // (a few relaxed loads, worker::liveness()) whenever it runs and sleeps no longer than the
-// earliest end of a period (next_due_locked). Progress is a changed beat count (heartbeat() or a
+// earliest end of a period (next_due_locked). `fail` only posts a stop: the runner goes on
+// watching the others; the exit returns as an event and is reported as a failure (error
+// unresponsive) - also when it comes after the deadline quarantined the child, which then
+// leaves quarantine and is restarted under its policy. Progress is a changed beat count (heartbeat() or a
 // wait entered), a new incarnation, or a state in which the body runs no code of its own
 // (paused, blocked in a steward wait, starting, stopping, ended). So a silence is reported
 // between one and two periods after the last progress the runner saw, once per silence; an

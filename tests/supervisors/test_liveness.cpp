@@ -63,6 +63,19 @@ TEST_CASE("liveness monitor: waits, pauses, other states and a new incarnation c
   CHECK(m.observe(pausing, k_t0 + 9 * k_period) == liveness_verdict::newly_unresponsive);
 }
 
+TEST_CASE("liveness monitor: leaving a wait or a park without a beat starts a new period") {
+  liveness_monitor m(k_period);
+  REQUIRE(m.observe(running_sample(3, true), k_t0) == liveness_verdict::alive);  // blocked
+  // Left the wait at some moment since, and runs: not silent for a whole period yet.
+  CHECK(m.observe(running_sample(3), k_t0 + 2 * k_period) == liveness_verdict::alive);
+  CHECK(m.observe(running_sample(3), k_t0 + 2 * k_period + k_period / 2) == liveness_verdict::silent);
+  CHECK(m.observe(running_sample(3), k_t0 + 3 * k_period) == liveness_verdict::newly_unresponsive);
+  liveness_sample paused = running_sample(3);
+  paused.state = worker_state::paused;
+  CHECK(m.observe(paused, k_t0 + 4 * k_period) == liveness_verdict::alive);
+  CHECK(m.observe(running_sample(3), k_t0 + 6 * k_period) == liveness_verdict::alive);  // resumed
+}
+
 TEST_CASE("liveness monitor: a zero period watches nothing") {
   liveness_monitor m;
   CHECK_FALSE(m.enabled());
@@ -103,19 +116,26 @@ struct silent_fixture {
   std::atomic<bool> release{false};
   std::atomic<bool> obey_stop{true};
   std::atomic<int> incarnations{0};
-  std::unique_ptr<test_worker> worker = std::make_unique<test_worker>();
+  std::unique_ptr<test_worker> workers[2] = {std::make_unique<test_worker>(), std::make_unique<test_worker>()};
+  test_worker* worker = workers[0].get();
+  int children;
   event_log events;
   steward::supervisor<2> root;
   std::unique_ptr<test_tree> tree;
 
-  explicit silent_fixture(steward::liveness_action action) {
+  explicit silent_fixture(steward::liveness_action action, int n = 1) : children(n) {
     steward::supervisor_config cfg;
     cfg.name = "root";
     cfg.intensity = 5;
     REQUIRE(root.configure(cfg));
+    for (int i = 0; i < n; ++i) add(action, i);
+    tree = std::make_unique<test_tree>(root);
+    REQUIRE(tree->set_event_hook(&event_log::hook, &events));
+  }
+  void add(steward::liveness_action action, int i) {
     steward::child_spec s;
-    s.id = "c0";
-    s.worker_slot = worker.get();
+    s.id = kit::k_ids[i];
+    s.worker_slot = workers[i].get();
     s.restart = steward::restart_type::permanent;
     s.shutdown = std::chrono::seconds(3);
     s.liveness = k_period;
@@ -135,8 +155,6 @@ struct silent_fixture {
       return {};
     };
     REQUIRE(root.add_child(s));
-    tree = std::make_unique<test_tree>(root);
-    REQUIRE(tree->set_event_hook(&event_log::hook, &events));
   }
   ~silent_fixture() {
     release = true;
@@ -148,12 +166,12 @@ struct silent_fixture {
     beat_requests.fetch_add(1);
     REQUIRE(eventually([&] { return beats_done.load() == beat_requests.load(); }));
   }
-  bool snapshot_unresponsive() const {
+  bool snapshot_unresponsive(int i = 0) const {
     steward::child_snapshot snap[2];
     auto n = tree->snapshot(snap, 2);
     REQUIRE(n);
-    REQUIRE(*n == 1);
-    return snap[0].unresponsive;
+    REQUIRE(*n == static_cast<std::size_t>(children));
+    return snap[i].unresponsive;
   }
 };
 }  // namespace
@@ -271,7 +289,50 @@ TEST_CASE("liveness: `fail` quarantines a silent child that also ignores its sto
   REQUIRE(n);
   CHECK(snap[0].quarantined);
   CHECK_FALSE(snap[0].unresponsive);  // counted as hung now
-  f.release = true;
+  // When it does end, it leaves quarantine as a failure and its restart type applies.
+  f.release = true;  // (later incarnations return at once: restarts go on until the intensity)
+  REQUIRE(eventually([&] { return f.events.count(tree_event_kind::child_restarted) >= 1; }));
+  const int failed = f.events.index_of(tree_event_kind::child_failed);
+  CHECK(f.events.index_of(tree_event_kind::child_hung) < failed);
+  CHECK(failed < f.events.index_of(tree_event_kind::child_restarted));
+  CHECK(f.incarnations.load() >= 2);
+}
+
+TEST_CASE("liveness: `fail` never makes the runner wait for one child while another is silent" *
+          doctest::timeout(60)) {
+  manual_clock clock;
+  REQUIRE(clock.installed());
+  silent_fixture f(steward::liveness_action::fail, 2);
+  f.obey_stop = false;  // neither stops: a runner that waited for the first would not see the second
+  const auto t0 = manual_clock::now();
+  REQUIRE(f.tree->start());
+  f.runner_waits_for(t0 + k_period);
+  manual_clock::advance(k_period);
+  // Both reported at the same instant, and the runner waits for their common stop deadline.
+  REQUIRE(manual_clock::waited_for(t0 + k_period + std::chrono::seconds(3)));
+  CHECK(f.events.count(tree_event_kind::child_unresponsive) == 2);
+  manual_clock::advance(std::chrono::seconds(3));
+  REQUIRE(eventually([&] { return f.events.count(tree_event_kind::child_hung) == 2; }));
+}
+
+TEST_CASE("liveness: a child stopped by the tree is no longer counted unresponsive" * doctest::timeout(60)) {
+  manual_clock clock;
+  REQUIRE(clock.installed());
+  silent_fixture f(steward::liveness_action::report, 2);
+  const auto t0 = manual_clock::now();
+  REQUIRE(f.tree->start());
+  f.runner_waits_for(t0 + k_period);
+  manual_clock::advance(k_period);
+  REQUIRE(eventually([&] { return f.events.count(tree_event_kind::child_unresponsive) == 2; }));
+  REQUIRE(f.tree->terminate_child(f.root, "c1"));
+  CHECK(f.snapshot_unresponsive(0));
+  CHECK_FALSE(f.snapshot_unresponsive(1));
+  REQUIRE(f.tree->stop());
+  CHECK_FALSE(f.snapshot_unresponsive(0));
+  steward::child_snapshot snap[2];
+  auto n = f.tree->snapshot(snap, 2);
+  REQUIRE(n);
+  CHECK(steward::summarise(steward::tree_state::running, snap, *n).unresponsive == 0);
 }
 
 TEST_CASE("liveness: the STATUS line names unresponsive children only when there are some") {

@@ -37,7 +37,10 @@ class liveness_monitor {
   [[nodiscard]] constexpr duration period() const noexcept { return m_period; }
   [[nodiscard]] constexpr bool enabled() const noexcept { return m_period > duration::zero(); }
   // Forget what was seen (a new incarnation, a new run): the next sample starts a period.
-  constexpr void reset() noexcept { m_seen = false; }
+  constexpr void reset() noexcept {
+    m_seen = false;
+    m_reported = false;
+  }
 
   // Judges one sample taken at `now`. A worker is judged only while it runs body code
   // (running, pausing) outside a steward wait; progress is a change of beats or generation.
@@ -45,7 +48,11 @@ class liveness_monitor {
     if (!enabled()) return liveness_verdict::alive;
     m_sampled_at = now;
     const bool judged = (s.state == worker_state::running || s.state == worker_state::pausing) && !s.blocked;
-    if (!judged || !m_seen || s.generation != m_generation || s.beats != m_beats) {
+    // The first judged sample after one that was not (a wait, a pause) counts as progress: the
+    // worker left that wait or park at some unknown moment since, without a beat.
+    const bool was_judged = m_last_judged;
+    m_last_judged = judged;
+    if (!judged || !was_judged || !m_seen || s.generation != m_generation || s.beats != m_beats) {
       m_seen = true;
       m_generation = s.generation;
       m_beats = s.beats;
@@ -79,6 +86,7 @@ class liveness_monitor {
   std::uint32_t m_beats{0};
   bool m_seen{false};
   bool m_reported{false};
+  bool m_last_judged{false};
 };
 
 }  // namespace steward

@@ -380,13 +380,13 @@ class worker {
   std::atomic<std::uint32_t> m_ctrl_waiters{0};
   std::atomic<bool> m_in_fd_wait{false};
   std::atomic<bool> m_wake_sleeping{false};  // the worker sleeps (or is about to) on m_wake
+  std::atomic<bool> m_retire{false};         // asks the idle thread to exit (shutdown)
   // Where the worker is with respect to a blocking steward wait (NOTE-9 in worker.cpp).
   static constexpr std::uint32_t k_wait_none = 0;     // body code, or a wait's checks
   static constexpr std::uint32_t k_wait_blocked = 1;  // blocked in a wait; re-reads m_ctrl first
   static constexpr std::uint32_t k_wait_proxied = 2;  // a controller acknowledged a pause for it
   std::atomic<std::uint32_t> m_wait{k_wait_none};
   std::atomic<std::uint32_t> m_beats{0};  // liveness: heartbeats and wait entries
-  std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
 
   worker_config m_config;           // written by configure() only while no incarnation is live
   std::atomic<const char*> m_name;  // read by any thread for error subjects

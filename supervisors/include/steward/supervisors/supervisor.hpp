@@ -44,16 +44,16 @@ struct child_spec {
   worker* worker_slot{nullptr};          // a worker child: its storage (stack, cleanup capacity)
   supervisor_base* supervisor{nullptr};  // or a supervisor child
   worker_body body{};                    // required for a worker child
-  restart_type restart{restart_type::permanent};
   duration shutdown{k_default_worker_shutdown};
   duration start_timeout{k_default_start_timeout};  // a worker child's initialisation deadline
-  platform::thread_options thread{};
-  bool significant{false};  // for auto_shutdown; must be transient or temporary (as in OTP)
-  bool prefault_stack{false};
   // Liveness watchdog (liveness.hpp), off when zero: a worker child that shows no progress
   // (worker_context::heartbeat() or a steward wait) for this long while running is reported
   // (child_unresponsive) and handled as on_unresponsive says. Checked by the tree's runner.
   duration liveness{};
+  platform::thread_options thread{};
+  restart_type restart{restart_type::permanent};
+  bool significant{false};  // for auto_shutdown; must be transient or temporary (as in OTP)
+  bool prefault_stack{false};
   liveness_action on_unresponsive{liveness_action::report};
 };
 
@@ -179,7 +179,11 @@ struct child_slot {
   // exit passes the chain on, so a child that ends on its own before its turn asks nobody.
   std::atomic<std::uint32_t> stop_sent{0};
   liveness_monitor liveness{};  // the runner's watchdog for this child (under m_op)
-  bool unresponsive{false};     // reported by the watchdog, no progress since (under m_state)
+  // The incarnation the watchdog asked to stop (`fail`); read by the in-place restart decider.
+  std::atomic<std::uint32_t> liveness_kill{0};
+  time_point liveness_kill_deadline{};  // its shutdown deadline (under m_op)
+  std::int32_t liveness_silent_ms{0};   // how long it had been silent (under m_op)
+  bool unresponsive{false};             // reported by the watchdog, no progress since (under m_state)
 };
 }  // namespace detail
 
