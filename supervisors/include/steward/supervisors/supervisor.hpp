@@ -44,6 +44,7 @@ struct child_spec {
   worker* worker_slot{nullptr};          // a worker child: its storage (stack, cleanup capacity)
   supervisor_base* supervisor{nullptr};  // or a supervisor child
   worker_body body{};                    // required for a worker child
+  restart_type restart{restart_type::permanent};
   duration shutdown{k_default_worker_shutdown};
   duration start_timeout{k_default_start_timeout};  // a worker child's initialisation deadline
   // Liveness watchdog (liveness.hpp), off when zero: a worker child that shows no progress
@@ -51,7 +52,6 @@ struct child_spec {
   // (child_unresponsive) and handled as on_unresponsive says. Checked by the tree's runner.
   duration liveness{};
   platform::thread_options thread{};
-  restart_type restart{restart_type::permanent};
   bool significant{false};  // for auto_shutdown; must be transient or temporary (as in OTP)
   bool prefault_stack{false};
   liveness_action on_unresponsive{liveness_action::report};
