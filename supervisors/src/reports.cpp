@@ -59,6 +59,8 @@ const char* errc_name(errc code) noexcept {
       return "intensity_exceeded";
     case errc::hung:
       return "hung";
+    case errc::queue_full:
+      return "queue_full";
   }
   return "unknown";
 }
