@@ -73,8 +73,10 @@ struct shutdown_report {
   const char* offender{nullptr};   // the task one of them was running (or its thread's name)
 };
 
-// Read with relaxed loads only: no lock, no allocation; each figure is exact, the set is not a
-// single instant.
+// Read with relaxed loads only: no lock, no allocation. Totals are exact once they are read
+// after the outcomes they count (a wait() that returned, shutdown()); the gauges queued and
+// running are derived from totals read one after another, so while tasks flow they may be off by
+// the few tasks that moved in between.
 struct pool_counters {
   std::uint64_t submitted{0};
   std::uint64_t queued{0};   // now
@@ -83,7 +85,7 @@ struct pool_counters {
   std::uint64_t failed{0};
   std::uint64_t cancelled{0};
   std::uint64_t stopped{0};
-  std::uint64_t queue_high_water{0};  // most tasks queued at once
+  std::uint64_t queue_high_water{0};  // most entries the run queue held at once (seen at submit)
   duration time_parked{};             // summed over the threads' current incarnations
 };
 
@@ -143,12 +145,18 @@ struct task_slot {
   std::atomic<std::uint64_t> detail[k_detail_words]{};
 };
 
-// What one pool thread keeps apart from its worker.
-struct pool_thread {
+// What one pool thread keeps apart from its worker, on its own cache lines: its tallies have a
+// single writer (the thread), so counting a task costs no locked instruction and no line that
+// another thread writes (NOTE-2 in pool.cpp).
+struct alignas(64) pool_thread {
   cleanup_stack<config::default_cleanup_capacity> cleanup;  // the running task's cleanup scope
   notifier cancel_note;  // the waits of a task attach here; cancel() wakes them through the worker
   std::atomic<std::uint32_t> current{k_no_task};  // slot of the task it runs
   std::uint32_t epoch{0};
+  std::atomic<std::uint64_t> started{0};
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> stopped{0};
 };
 
 }  // namespace detail
@@ -302,7 +310,7 @@ class pool_base {
 
   result<void> thread_main(worker_context& ctx, std::size_t t) noexcept;
   void run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) noexcept;
-  void finish(detail::task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
+  void finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
               cleanup_summary cleanup, const char* detail) noexcept;
   void free_slot(std::uint32_t slot) noexcept;
   void note_queued() noexcept;
@@ -323,13 +331,9 @@ class pool_base {
   // Free-slot hand-off for blocking submits: bumped on every free, slept on by waiters.
   std::atomic<std::uint32_t> m_free_epoch{0};
   std::atomic<std::uint32_t> m_free_waiters{0};
-  std::atomic<std::uint64_t> m_submitted{0};
-  std::atomic<std::uint64_t> m_queued{0};
-  std::atomic<std::uint64_t> m_running{0};
-  std::atomic<std::uint64_t> m_completed{0};
-  std::atomic<std::uint64_t> m_failed{0};
+  // Written by submitters and cancellers; the pool threads count in their own pool_thread.
+  alignas(64) std::atomic<std::uint64_t> m_submitted{0};
   std::atomic<std::uint64_t> m_cancelled{0};
-  std::atomic<std::uint64_t> m_stopped{0};
   std::atomic<std::uint64_t> m_high_water{0};
 };
 
