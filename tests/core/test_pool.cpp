@@ -11,6 +11,7 @@
 
 #include "alloc_counter.hpp"
 #include "steward/core/pool.hpp"
+#include "steward/supervisors/supervisor.hpp"
 #include "test_support.hpp"
 
 using namespace testutil;
@@ -602,4 +603,56 @@ TEST_CASE("pool: no allocation after construction" * doctest::timeout(120)) {
   CHECK(scope.all_threads() == 0);
   REQUIRE(report.has_value());
   CHECK(report->completed + report->stopped + report->cancelled == 200U * 9U + 1U);
+}
+
+TEST_CASE("pool: its threads are supervisor children - a subtree pause pauses the tasks, a restarted thread "
+          "goes on with the queue" * doctest::timeout(60)) {
+  using pool_t = test_pool<2, 16>;
+  cancel_probe probe;  // outlives the pool, whose threads wait on it
+  auto p = std::make_unique<pool_t>("sup-pool");  // started by the tree, not by start()
+  steward::supervisor_config cfg;
+  cfg.name = "pool-sup";
+  cfg.intensity = 5;
+  steward::supervisor<2> sup(cfg);
+  steward::supervision_tree<> tree(sup);
+  const char* const ids[2] = {"pool-t0", "pool-t1"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    steward::child_spec spec;
+    spec.id = ids[i];
+    spec.worker_slot = &p->thread_worker(i);
+    spec.body = p->thread_body(i);
+    spec.restart = steward::restart_type::transient;  // a thread returns for good after shutdown()
+    REQUIRE(sup.add_child(spec).has_value());
+  }
+  REQUIRE(tree.start().has_value());
+  cancel_probe* c = &probe;
+  auto h = p->submit([c](task_context& ctx) { return waiting_task(ctx, c, wait_kind::notifier); }, {"supervised", {}});
+  REQUIRE(h.has_value());
+  REQUIRE(eventually([&] { return probe.entered.load() == 1; }));
+  REQUIRE(tree.pause(k_ack).has_value());
+  CHECK(p->thread_worker(0).state() == steward::worker_state::paused);
+  CHECK(p->thread_worker(1).state() == steward::worker_state::paused);
+  auto st = h->state();
+  REQUIRE(st.has_value());
+  CHECK(*st == task_state::running);  // parked inside its wait
+  REQUIRE(tree.resume().has_value());
+  // The supervisor stops both threads (OTP terminate_child): the running task is stopped and its
+  // cleanup runs once; restarted, the threads serve the queue again.
+  for (const char* id : ids) CHECK(code_of(tree.terminate_child(sup, id)) == -1);
+  CHECK(outcome_of(*h) == task_state::stopped);
+  auto queued = p->submit([] {});  // waits in the queue while no thread runs
+  REQUIRE(queued.has_value());
+  for (const char* id : ids) CHECK(code_of(tree.restart_child(sup, id)) == -1);
+  CHECK(outcome_of(*queued) == task_state::completed);
+  CHECK(outcome_of(*h) == task_state::stopped);
+  CHECK(probe.released.load() == 1);
+  auto next = p->submit([] {});
+  REQUIRE(next.has_value());
+  CHECK(outcome_of(*next) == task_state::completed);
+  auto report = p->shutdown(steward::shutdown_mode::drain, k_ack);
+  REQUIRE(report.has_value());
+  CHECK(report->hung_threads == 0);
+  CHECK(report->stopped == 1);
+  CHECK(report->completed == 2);
+  REQUIRE(tree.stop().has_value());
 }
