@@ -328,11 +328,13 @@ void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) 
     final_state = task_state::failed;
     err = error{errc::cleanup_failed, cleanup.failed, name};
   }
-  finish(thread, s, gen, final_state, err, cleanup, detail);
+  const bool waited_for = finish(thread, s, gen, final_state, err, cleanup, detail);
+  // Free first, then wake: a waiter woken by the outcome finds the slot free for its next submit.
   free_slot(slot);
+  if (waited_for) platform::park_wake_all(s.word);
 }
 
-void pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
+bool pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
                        cleanup_summary cleanup, const char* detail) noexcept {
   // Details first (release stores, read as a seqlock by wait_task), then the counters, then
   // the word: whoever sees the outcome sees both.
@@ -354,7 +356,7 @@ void pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint32_t 
       break;
   }
   const std::uint32_t before = s.word.exchange(make_word(gen, outcome), std::memory_order_acq_rel);
-  if ((before & task_slot::k_waiter_flag) != 0) platform::park_wake_all(s.word);
+  return (before & task_slot::k_waiter_flag) != 0;
 }
 
 // ---------------------------------------------------------------- per-task calls

@@ -213,8 +213,10 @@ TEST_CASE("pool: stale and null handles change nothing" * doctest::timeout(60)) 
   // Reuse both slots (free slots are handed out oldest first).
   latch hold;
   latch* l = &hold;
-  auto a = p->submit([l](task_context& ctx) { return wait_on(ctx, l); });
-  auto b = p->submit([l](task_context& ctx) { return wait_on(ctx, l); });
+  // A slot goes back to the free list just after its outcome is published: block_for covers
+  // that instant (a waiter that did not sleep can see the outcome first).
+  auto a = p->submit([l](task_context& ctx) { return wait_on(ctx, l); }, {"a", k_ack});
+  auto b = p->submit([l](task_context& ctx) { return wait_on(ctx, l); }, {"b", k_ack});
   REQUIRE(a.has_value());
   REQUIRE(b.has_value());
   CHECK((a->slot() == first->slot() || b->slot() == first->slot()));

@@ -310,7 +310,7 @@ class pool_base {
 
   result<void> thread_main(worker_context& ctx, std::size_t t) noexcept;
   void run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) noexcept;
-  void finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
+  [[nodiscard]] bool finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
               cleanup_summary cleanup, const char* detail) noexcept;
   void free_slot(std::uint32_t slot) noexcept;
   void note_queued() noexcept;
