@@ -35,8 +35,12 @@ void* operator new(std::size_t n) {
 // The pair replaces the global allocator consistently; GCC cannot see that across the replacement.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 #pragma GCC diagnostic pop
 
 namespace {
@@ -160,8 +164,8 @@ double steward_submit_to_start(pool2& p, std::atomic<std::int64_t>& started, std
   return static_cast<double>(started.load(std::memory_order_relaxed) - t0);
 }
 
-double plain_submit_to_start(plain_pool& p, std::atomic<std::int64_t>& started, std::atomic<std::uint32_t>& done,
-                             std::uint32_t n) {
+double plain_submit_to_start(plain_pool& p, std::atomic<std::int64_t>& started,
+                             std::atomic<std::uint32_t>& done, std::uint32_t n) {
   payload pl{&started, &done, {}};
   const auto t0 = bench::now_ns();
   p.submit([pl] {
@@ -302,13 +306,20 @@ int main(int argc, char** argv) {
     }
     payload pl{&started, &sdone, {}};
     auto steward_one = [&] {
-      auto h = sp->submit([pl] { pl.done->fetch_add(1, std::memory_order_release); bench::futex_wake(*pl.done); },
-                          {"tiny", std::chrono::seconds(10)});
+      auto h = sp->submit(
+          [pl] {
+            pl.done->fetch_add(1, std::memory_order_release);
+            bench::futex_wake(*pl.done);
+          },
+          {"tiny", std::chrono::seconds(10)});
       if (!h) std::abort();
     };
     payload ppl{&started, &pdone, {}};
     auto plain_one = [&] {
-      pp->submit([ppl] { ppl.done->fetch_add(1, std::memory_order_release); bench::futex_wake(*ppl.done); });
+      pp->submit([ppl] {
+        ppl.done->fetch_add(1, std::memory_order_release);
+        bench::futex_wake(*ppl.done);
+      });
     };
     for (int k = 0; k < 2; ++k) {
       const bool steward_first = (r + k) % 2 == 0;
@@ -328,7 +339,8 @@ int main(int argc, char** argv) {
   bench::report("submit_to_start", s_start, p_start, {1.0, 0});
   bench::report("tiny_task", s_tiny, p_tiny, {1.0, 0});
   char text[160];
-  std::snprintf(text, sizeof text, "allocations per task: steward_pool %.3f plain_pool %.3f", s_allocs, p_allocs);
+  std::snprintf(text, sizeof text, "allocations per task: steward_pool %.3f plain_pool %.3f", s_allocs,
+                p_allocs);
   bench::note(o, text);
   static_cast<void>(sp->shutdown(steward::shutdown_mode::drain, std::chrono::seconds(10)));
   pp.reset();

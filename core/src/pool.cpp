@@ -22,7 +22,9 @@ constexpr const char* k_module = "pool";
 constexpr unsigned k_submit_spins = 1000;  // rounds of try + cpu_relax before a full-queue submit parks
 using detail::task_slot;
 
-constexpr std::uint32_t state_bits(task_state s) noexcept { return static_cast<std::uint32_t>(s); }
+constexpr std::uint32_t state_bits(task_state s) noexcept {
+  return static_cast<std::uint32_t>(s);
+}
 constexpr task_state state_in(std::uint32_t word) noexcept {
   return static_cast<task_state>(word & task_slot::k_state_mask);
 }
@@ -103,7 +105,8 @@ result<task_state> task_handle::cancel() const noexcept {
 // ---------------------------------------------------------------- task context
 
 result<void> task_context::sleep_until(time_point deadline) noexcept {
-  auto waited = m_ctx.wait_until(m_thread.cancel_note, [this] { return cancel_requested(); }, deadline);
+  auto waited = m_ctx.wait_until(
+      m_thread.cancel_note, [this] { return cancel_requested(); }, deadline);
   if (waited) return fail(errc::stop_requested, m_name);  // woken by a cancel
   if (waited.error() == errc::timeout) return {};
   return waited;
@@ -228,7 +231,7 @@ void pool_base::note_queued() noexcept {
 task_handle pool_base::publish(std::uint32_t slot, const char* name) noexcept {
   task_slot& s = m_storage.slots[slot];
   const std::uint32_t gen = next_generation(s.word.load(std::memory_order_relaxed));
-  s.name.store(name, std::memory_order_release);  // read as a detail of a cancelled task
+  s.name.store(name, std::memory_order_release);        // read as a detail of a cancelled task
   m_submitted.fetch_add(1, std::memory_order_relaxed);  // before the task can be taken or counted
   // release pairs with the pool thread's acquire in run_one(): the callable is stored
   s.word.store(make_word(gen, task_state::queued), std::memory_order_release);
@@ -286,7 +289,8 @@ void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) 
     }
     s.thread.store(static_cast<std::uint32_t>(t), std::memory_order_relaxed);  // published by the CAS
     const std::uint32_t running = (word & ~task_slot::k_state_mask) | state_bits(task_state::running);
-    if (s.word.compare_exchange_weak(word, running, std::memory_order_acq_rel, std::memory_order_acquire)) break;
+    if (s.word.compare_exchange_weak(word, running, std::memory_order_acq_rel, std::memory_order_acquire))
+      break;
   }
   detail::pool_thread& thread = m_storage.threads[t];
   count_one(thread.started);
@@ -334,8 +338,8 @@ void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) 
   if (waited_for) platform::park_wake_all(s.word);
 }
 
-bool pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
-                       cleanup_summary cleanup, const char* detail) noexcept {
+bool pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint32_t gen, task_state outcome,
+                       const error& err, cleanup_summary cleanup, const char* detail) noexcept {
   // Details first (release stores, read as a seqlock by wait_task), then the counters, then
   // the word: whoever sees the outcome sees both.
   s.code.store(static_cast<std::uint8_t>(err.code), std::memory_order_release);
@@ -390,8 +394,8 @@ result<task_state> pool_base::cancel_task(std::uint32_t slot, std::uint32_t gen)
     if (generation_in(word) != gen) return fail(errc::stale_handle);
     switch (state_in(word)) {
       case task_state::queued:
-        if (s.word.compare_exchange_weak(word, make_word(gen, task_state::cancelled), std::memory_order_acq_rel,
-                                         std::memory_order_acquire)) {
+        if (s.word.compare_exchange_weak(word, make_word(gen, task_state::cancelled),
+                                         std::memory_order_acq_rel, std::memory_order_acquire)) {
           m_cancelled.fetch_add(1, std::memory_order_relaxed);
           if ((word & task_slot::k_waiter_flag) != 0) platform::park_wake_all(s.word);
           return task_state::queued;
@@ -431,8 +435,9 @@ result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint32_t gen, 
       if (st == task_state::cancelled) {
         report.err = error{errc::cancelled, 0, s.name.load(std::memory_order_acquire)};
       } else {
-        report.err = error{static_cast<errc>(s.code.load(std::memory_order_acquire)),
-                           s.value.load(std::memory_order_acquire), s.subject.load(std::memory_order_acquire)};
+        report.err =
+            error{static_cast<errc>(s.code.load(std::memory_order_acquire)),
+                  s.value.load(std::memory_order_acquire), s.subject.load(std::memory_order_acquire)};
         report.cleanup.released = s.released.load(std::memory_order_acquire);
         report.cleanup.failed = s.failed_releases.load(std::memory_order_acquire);
         char buffer[detail::k_detail_words * 8U];
@@ -474,7 +479,8 @@ result<void> pool_base::start() noexcept {
   for (std::size_t t = 0; t < m_thread_count; ++t) {
     auto started = m_storage.workers[t]->start();
     if (!started) {
-      for (std::size_t u = 0; u < t; ++u) static_cast<void>(m_storage.workers[u]->stop(std::chrono::seconds(5)));
+      for (std::size_t u = 0; u < t; ++u)
+        static_cast<void>(m_storage.workers[u]->stop(std::chrono::seconds(5)));
       return fail(started.error());
     }
   }
@@ -487,7 +493,8 @@ result<void> pool_base::pause(duration timeout) noexcept {
   auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
   // Ask every thread first, then wait: the threads park in parallel.
-  for (std::size_t t = 0; t < m_thread_count; ++t) static_cast<void>(m_storage.workers[t]->pause(duration::zero()));
+  for (std::size_t t = 0; t < m_thread_count; ++t)
+    static_cast<void>(m_storage.workers[t]->pause(duration::zero()));
   if (timeout <= duration::zero()) return {};
   for (std::size_t t = 0; t < m_thread_count; ++t) {
     auto now = platform::monotonic_now();
@@ -502,7 +509,8 @@ result<void> pool_base::pause(duration timeout) noexcept {
         continue;
       case errc::timeout: {
         const std::uint32_t slot = m_storage.threads[t].current.load(std::memory_order_acquire);
-        return fail(errc::timeout, offender_of(t), slot == detail::k_no_task ? -1 : static_cast<std::int32_t>(slot));
+        return fail(errc::timeout, offender_of(t),
+                    slot == detail::k_no_task ? -1 : static_cast<std::int32_t>(slot));
       }
       default:
         return fail(parked.error());

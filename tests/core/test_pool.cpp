@@ -58,7 +58,8 @@ struct latch {
 
 steward::result<void> wait_on(task_context& ctx, latch* l) {
   l->entered.fetch_add(1);
-  return ctx.wait_until(l->note, [l] { return l->open.load(); }, steward::never);
+  return ctx.wait_until(
+      l->note, [l] { return l->open.load(); }, steward::never);
 }
 
 task_state outcome_of(const task_handle& h) {
@@ -100,7 +101,8 @@ TEST_CASE("pool: thousands of tasks from several producers each run exactly once
   CHECK(c.queue_high_water <= 64);
 }
 
-TEST_CASE("pool: wait() gives the task's result, its error, or the escaped exception" * doctest::timeout(60)) {
+TEST_CASE("pool: wait() gives the task's result, its error, or the escaped exception" *
+          doctest::timeout(60)) {
   auto p = started_pool<test_pool<2, 8>>();
   auto ok = p->submit([](task_context&) -> steward::result<void> { return {}; });
   auto bad = p->submit([]() -> steward::result<void> { return steward::fail(errc::worker_failed, "bad", 7); },
@@ -284,7 +286,8 @@ steward::result<void> waiting_task(task_context& ctx, cancel_probe* c, wait_kind
       r = ctx.sleep_for(std::chrono::hours(1));
       break;
     case wait_kind::notifier:
-      r = ctx.wait_until(c->never_opened.note, [c] { return c->never_opened.open.load(); }, steward::never);
+      r = ctx.wait_until(
+          c->never_opened.note, [c] { return c->never_opened.open.load(); }, steward::never);
       break;
     case wait_kind::fd: {
       auto e = ctx.wait_readable(c->fd, steward::never);
@@ -430,7 +433,8 @@ TEST_CASE("pool: pause is acknowledged while tasks sleep, wait on a notifier and
   auto waiter = p->submit(
       [pp](task_context& ctx) -> steward::result<void> {
         pp->entered.fetch_add(1);
-        STEWARD_TRY(ctx.wait_until(pp->gate.note, [pp] { return pp->gate.open.load(); }, steward::never));
+        STEWARD_TRY(ctx.wait_until(
+            pp->gate.note, [pp] { return pp->gate.open.load(); }, steward::never));
         pp->parks[1].store(ctx.thread_context().park_count());
         return {};
       },
@@ -455,7 +459,8 @@ TEST_CASE("pool: pause is acknowledged while tasks sleep, wait on a notifier and
   pipe.write_one();
   auto late = p->submit([pp] { pp->late_started.store(true); }, {"late", {}});
   REQUIRE(late.has_value());
-  for (int t = 0; t < 3; ++t) CHECK(p->thread_worker(static_cast<std::size_t>(t)).state() == steward::worker_state::paused);
+  for (int t = 0; t < 3; ++t)
+    CHECK(p->thread_worker(static_cast<std::size_t>(t)).state() == steward::worker_state::paused);
   CHECK(p->counters().running == 3);
   CHECK(!probe.late_started.load());
   auto st = late->state();
@@ -542,7 +547,8 @@ TEST_CASE("pool: shutdown(cancel) while paused cancels the queue and stops parke
   CHECK(outcome_of(*b) == task_state::stopped);
 }
 
-TEST_CASE("pool: control calls from a task on its own pool would deadlock and are refused" * doctest::timeout(60)) {
+TEST_CASE("pool: control calls from a task on its own pool would deadlock and are refused" *
+          doctest::timeout(60)) {
   using pool_t = test_pool<1, 4>;
   auto p = started_pool<pool_t>();
   std::atomic<int> pause_code{-2}, shutdown_code{-2};
@@ -607,10 +613,12 @@ TEST_CASE("pool: no allocation after construction" * doctest::timeout(120)) {
   CHECK(report->completed + report->stopped + report->cancelled == 200U * 9U + 1U);
 }
 
-TEST_CASE("pool: its threads are supervisor children - a subtree pause pauses the tasks, a restarted thread "
-          "goes on with the queue" * doctest::timeout(60)) {
+TEST_CASE(
+    "pool: its threads are supervisor children - a subtree pause pauses the tasks, a restarted thread "
+    "goes on with the queue" *
+    doctest::timeout(60)) {
   using pool_t = test_pool<2, 16>;
-  cancel_probe probe;  // outlives the pool, whose threads wait on it
+  cancel_probe probe;                             // outlives the pool, whose threads wait on it
   auto p = std::make_unique<pool_t>("sup-pool");  // started by the tree, not by start()
   steward::supervisor_config cfg;
   cfg.name = "pool-sup";
@@ -628,7 +636,8 @@ TEST_CASE("pool: its threads are supervisor children - a subtree pause pauses th
   }
   REQUIRE(tree.start().has_value());
   cancel_probe* c = &probe;
-  auto h = p->submit([c](task_context& ctx) { return waiting_task(ctx, c, wait_kind::notifier); }, {"supervised", {}});
+  auto h = p->submit([c](task_context& ctx) { return waiting_task(ctx, c, wait_kind::notifier); },
+                     {"supervised", {}});
   REQUIRE(h.has_value());
   REQUIRE(eventually([&] { return probe.entered.load() == 1; }));
   REQUIRE(tree.pause(k_ack).has_value());

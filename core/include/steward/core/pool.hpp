@@ -34,7 +34,9 @@ enum class task_state : std::uint8_t {
   stopped,     // asked to stop while running (cancel(), shutdown(cancel), its thread stopped) and returned
 };
 [[nodiscard]] const char* to_string(task_state s) noexcept;
-[[nodiscard]] constexpr bool is_outcome(task_state s) noexcept { return s >= task_state::completed; }
+[[nodiscard]] constexpr bool is_outcome(task_state s) noexcept {
+  return s >= task_state::completed;
+}
 
 // How a task ended. Trivially copyable.
 struct task_report {
@@ -69,8 +71,8 @@ struct shutdown_report {
   std::uint64_t failed{0};
   std::uint64_t cancelled{0};
   std::uint64_t stopped{0};
-  std::uint32_t hung_threads{0};   // threads that had not returned by the deadline
-  const char* offender{nullptr};   // the task one of them was running (or its thread's name)
+  std::uint32_t hung_threads{0};  // threads that had not returned by the deadline
+  const char* offender{nullptr};  // the task one of them was running (or its thread's name)
 };
 
 // Read with relaxed loads only: no lock, no allocation. Totals are exact once they are read
@@ -310,8 +312,9 @@ class pool_base {
 
   result<void> thread_main(worker_context& ctx, std::size_t t) noexcept;
   void run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) noexcept;
-  [[nodiscard]] bool finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen, task_state outcome, const error& err,
-              cleanup_summary cleanup, const char* detail) noexcept;
+  [[nodiscard]] bool finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen,
+                            task_state outcome, const error& err, cleanup_summary cleanup,
+                            const char* detail) noexcept;
   void free_slot(std::uint32_t slot) noexcept;
   void note_queued() noexcept;
   bool cancel_queued(std::uint32_t slot) noexcept;
@@ -350,7 +353,8 @@ class pool final : public pool_base {
 
  public:
   explicit pool(const char* name = "pool") noexcept
-      : pool_base(storage{m_slots, QueueCapacity, m_threads, m_worker_ptrs, Threads, &m_run, &m_free, &invoke}) {
+      : pool_base(
+            storage{m_slots, QueueCapacity, m_threads, m_worker_ptrs, Threads, &m_run, &m_free, &invoke}) {
     for (std::size_t i = 0; i < Threads; ++i) m_worker_ptrs[i] = &m_workers[i];
     init(name);
   }
@@ -364,8 +368,9 @@ class pool final : public pool_base {
   result<task_handle> submit(F f, const submit_options& opts = {}) noexcept {
     static_assert(std::is_invocable_v<F&, task_context&> || std::is_invocable_v<F&>,
                   "a task is callable as f(task_context&) or f()");
-    static_assert(sizeof(F) <= TaskBytes, "task callable larger than the pool's TaskBytes: capture less "
-                                          "(a pointer to the data) or give the pool a larger TaskBytes");
+    static_assert(sizeof(F) <= TaskBytes,
+                  "task callable larger than the pool's TaskBytes: capture less "
+                  "(a pointer to the data) or give the pool a larger TaskBytes");
     static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
                   "a task must be trivially copyable: capture pointers, references or values");
     auto slot = acquire_slot(opts);
