@@ -415,7 +415,7 @@ struct pause_probe {
 };
 }  // namespace
 
-TEST_CASE("pool: pause is acknowledged while tasks sleep, wait on a notifier and on an fd; resume" *
+TEST_CASE("pool: pause is acknowledged while tasks sleep, wait on a notifier and on an fd, then resume" *
           doctest::timeout(60)) {
   auto p = started_pool<test_pool<3, 8>>();
   pipe_pair pipe;
