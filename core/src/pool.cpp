@@ -474,14 +474,32 @@ result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint32_t gen, 
 
 // ---------------------------------------------------------------- pool-wide controls
 
-result<void> pool_base::start() noexcept {
+result<void> pool_base::start(duration timeout) noexcept {
   if (m_phase.load(std::memory_order_acquire) != phase::open) return fail(errc::stopping, "pool");
+  auto deadline = platform::deadline_after(timeout);
+  if (!deadline) return fail(deadline.error());
+  auto undo = [this](std::size_t started_threads) {
+    for (std::size_t u = 0; u < started_threads; ++u) {
+      static_cast<void>(m_storage.workers[u]->stop(std::chrono::seconds(5)));
+    }
+  };
   for (std::size_t t = 0; t < m_thread_count; ++t) {
     auto started = m_storage.workers[t]->start();
     if (!started) {
-      for (std::size_t u = 0; u < t; ++u)
-        static_cast<void>(m_storage.workers[u]->stop(std::chrono::seconds(5)));
+      undo(t);
       return fail(started.error());
+    }
+  }
+  // Every thread at its first safe point: a pause() right after start() is then acknowledged by
+  // threads waiting for work, not held up by threads the OS has not scheduled yet.
+  for (std::size_t t = 0; t < m_thread_count; ++t) {
+    auto now = platform::monotonic_now();
+    if (!now) return fail(now.error());
+    const duration left = *deadline > *now ? *deadline - *now : duration::zero();
+    auto ready = m_storage.workers[t]->wait_initialised(left);
+    if (!ready) {
+      undo(m_thread_count);
+      return fail(ready.error());
     }
   }
   return {};

@@ -251,10 +251,11 @@ class pool_base {
   pool_base(const pool_base&) = delete;
   pool_base& operator=(const pool_base&) = delete;
 
-  // Starts every pool thread (a pool run by a supervisor skips this: see thread_worker()).
-  // Returns: ok; the first thread's start error (the threads already started are stopped
-  // again); already_running; stopping after shutdown().
-  result<void> start() noexcept;
+  // Starts every pool thread and waits until each is at its first safe point (a pool run by a
+  // supervisor skips this: see thread_worker()). Returns: ok; the first thread's start error, or
+  // timeout naming a thread not ready by then (the threads already started are stopped again);
+  // already_running; stopping after shutdown().
+  result<void> start(duration timeout = std::chrono::seconds(5)) noexcept;
 
   // Pauses the pool: returns once every running task is parked at a safe point and no queued
   // task will start (submit() still queues). A zero timeout only posts the request.
