@@ -30,7 +30,11 @@ std::atomic<std::uint64_t> g_allocations{0};
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+#if STEWARD_USING_EXCEPTIONS
   throw std::bad_alloc();
+#else
+  std::abort();  // out of memory in a benchmark, built without exceptions
+#endif
 }
 // The pair replaces the global allocator consistently; GCC cannot see that across the replacement.
 #pragma GCC diagnostic push
