@@ -164,14 +164,14 @@ void pool_base::close_for_destruction() noexcept {
   static_cast<void>(shutdown(shutdown_mode::cancel, std::chrono::seconds(5)));
 }
 
-worker& pool_base::thread_worker(std::size_t i) noexcept {
+worker& pool_base::thread_worker(std::size_t i) const noexcept {
   STEWARD_REQUIRE(k_module, 110, i < m_thread_count);
   return *m_storage.workers[i];
 }
 
 worker_body pool_base::thread_body(std::size_t i) noexcept {
   STEWARD_REQUIRE(k_module, 120, i < m_thread_count);
-  return worker_body([self = this, i](worker_context& ctx) { return self->thread_main(ctx, i); });
+  return {[self = this, i](worker_context& ctx) { return self->thread_main(ctx, i); }};
 }
 
 bool pool_base::from_pool_thread() const noexcept {
@@ -419,7 +419,8 @@ result<task_state> pool_base::cancel_task(std::uint32_t slot, std::uint32_t gen)
   }
 }
 
-result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint32_t gen, duration timeout) noexcept {
+result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint32_t gen,
+                                         duration timeout) const noexcept {
   if (slot >= m_capacity || gen == 0) return fail(errc::invalid_handle);
   task_slot& s = m_storage.slots[slot];
   time_point deadline = never;

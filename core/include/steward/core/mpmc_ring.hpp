@@ -95,9 +95,11 @@ class mpmc_ring_base {
   }
 
  private:
+  // Producers' and consumers' words on their own cache lines; the read-only fields share the
+  // producers' line.
+  alignas(64) std::atomic<std::size_t> m_tail{0};
   cell* m_cells;
   std::size_t m_mask;
-  alignas(64) std::atomic<std::size_t> m_tail{0};  // producers' and consumers' words on their own lines
   alignas(64) std::atomic<std::size_t> m_head{0};
 };
 
@@ -121,6 +123,7 @@ class locked_ring {
   locked_ring() noexcept = default;
   locked_ring(const locked_ring&) = delete;
   locked_ring& operator=(const locked_ring&) = delete;
+  ~locked_ring() = default;
 
   [[nodiscard]] bool try_push(std::uint32_t value) noexcept {
     const platform::lock_guard lock(m_mutex);

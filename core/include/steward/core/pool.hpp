@@ -115,6 +115,7 @@ class task_handle {
 
  private:
   friend class pool_base;
+  // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): private, built by pool_base::publish() only
   constexpr task_handle(pool_base* p, std::uint32_t index, std::uint32_t gen) noexcept
       : m_pool(p), m_index(index), m_generation(gen) {}
   pool_base* m_pool{nullptr};
@@ -280,7 +281,7 @@ class pool_base {
   // For a supervisor: the i-th pool thread's worker and the body it runs. A child spec uses
   // them as worker_slot and body (restart transient: a thread returns after shutdown()); the
   // pool's tasks then pause with the subtree and a restarted thread goes on with the queue.
-  [[nodiscard]] worker& thread_worker(std::size_t i) noexcept;
+  [[nodiscard]] worker& thread_worker(std::size_t i) const noexcept;
   [[nodiscard]] worker_body thread_body(std::size_t i) noexcept;
 
  protected:
@@ -313,16 +314,16 @@ class pool_base {
 
   result<void> thread_main(worker_context& ctx, std::size_t t) noexcept;
   void run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) noexcept;
-  [[nodiscard]] bool finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen,
-                            task_state outcome, const error& err, cleanup_summary cleanup,
-                            const char* detail) noexcept;
+  [[nodiscard]] static bool finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen,
+                                   task_state outcome, const error& err, cleanup_summary cleanup,
+                                   const char* detail) noexcept;
   void free_slot(std::uint32_t slot) noexcept;
   void note_queued() noexcept;
   bool cancel_queued(std::uint32_t slot) noexcept;
   void cancel_leftovers() noexcept;
   [[nodiscard]] bool from_pool_thread() const noexcept;
   [[nodiscard]] const char* offender_of(std::size_t t) const noexcept;
-  result<task_report> wait_task(std::uint32_t slot, std::uint32_t gen, duration timeout) noexcept;
+  result<task_report> wait_task(std::uint32_t slot, std::uint32_t gen, duration timeout) const noexcept;
   result<task_state> state_of_task(std::uint32_t slot, std::uint32_t gen) const noexcept;
   result<task_state> cancel_task(std::uint32_t slot, std::uint32_t gen) noexcept;
   [[nodiscard]] shutdown_report report() const noexcept;
