@@ -61,6 +61,8 @@ const char* errc_name(errc code) noexcept {
       return "hung";
     case errc::unresponsive:
       return "unresponsive";
+    case errc::queue_full:
+      return "queue_full";
   }
   return "unknown";
 }

@@ -11,6 +11,7 @@
 #include "steward/core/expected.hpp"
 #include "steward/core/lifecycle.hpp"
 #include "steward/core/periodic.hpp"
+#include "steward/core/pool.hpp"
 #include "steward/core/report_ring.hpp"
 #include "steward/core/rate_limiter.hpp"
 #include "steward/core/time.hpp"

@@ -31,6 +31,7 @@ enum class errc : std::uint8_t {
   intensity_exceeded,  // a supervisor saw more restarts than its intensity allows in its period
   hung,                // a child missed its shutdown deadline; its slot is quarantined
   unresponsive,        // a worker showed no progress for its liveness period; value = ms silent
+  queue_full,          // a pool's task slots are all taken (submit did not wait, or waited in vain)
 };
 
 struct error {
@@ -99,6 +100,8 @@ struct error {
       return "child missed its shutdown deadline";
     case errc::unresponsive:
       return "worker showed no progress for its liveness period";
+    case errc::queue_full:
+      return "pool queue full";
   }
   return "unknown error";
 }
