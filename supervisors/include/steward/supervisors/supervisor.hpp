@@ -114,6 +114,9 @@ struct child_snapshot {
   bool restart_pending{false};
   duration time_in_state{};
   duration time_parked{};
+  // How long the last acknowledged pause that covered this child took, request to every worker
+  // of the paused subtree parked (a worker: its supervisor's; zero: never paused).
+  duration last_pause_ack{};
 };
 
 struct child_counts {
@@ -196,6 +199,7 @@ class supervisor_base {
   bool m_failed{false};
   bool m_paused{false};
   time_point m_state_since{};
+  duration m_last_pause_ack{};  // under the tree's state lock
 };
 
 template <std::size_t Capacity>
@@ -332,6 +336,7 @@ class tree_base {
   void wait_paused_walk(supervisor_base& sup, time_point deadline, pause_report& report) noexcept;
   std::size_t recheck_quarantined(supervisor_base& sup, const char** first_hung) noexcept;
   void resume_walk(supervisor_base& sup) noexcept;
+  void record_pause_ack_walk(supervisor_base& sup, duration took) noexcept;
   bool contains(const supervisor_base& sup) const noexcept;
   bool called_from_tree() const noexcept;
   bool called_from_tree(const supervisor_base& sup) const noexcept;
