@@ -119,6 +119,14 @@ struct child_snapshot {
   duration last_pause_ack{};
 };
 
+// Where a snapshot path leads (tree_base::locate()).
+struct child_location {
+  supervisor_base* parent{nullptr};      // the supervisor that holds the child; null for the root
+  const char* id{nullptr};               // the child's id (the root: its name)
+  supervisor_base* supervisor{nullptr};  // set when the child is a supervisor (or the root)
+  bool parent_paused{false};             // the parent's subtree is paused (restarts wait for resume)
+};
+
 struct child_counts {
   std::size_t specs{0};   // children in the supervisor
   std::size_t active{0};  // started and not terminated
@@ -277,6 +285,11 @@ class tree_base {
   // capacity_exceeded with value = how many are needed (nothing written). Never blocks on a
   // running tree operation for longer than a few slot copies.
   [[nodiscard]] result<std::size_t> snapshot(child_snapshot* out, std::size_t capacity) const noexcept;
+
+  // Finds the child a snapshot path names: "root/acquisition/sampler" (`length` bytes, no
+  // terminator needed); the root's own name is the root. Takes only the short state lock.
+  // Returns: where it is; invalid_argument (subject = the root's name) if no child has that path.
+  [[nodiscard]] result<child_location> locate(const char* path, std::size_t length) const noexcept;
 
   [[nodiscard]] tree_state state() const noexcept { return m_state_value.load(std::memory_order_acquire); }
 
