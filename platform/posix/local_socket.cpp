@@ -20,7 +20,8 @@
 namespace steward::platform {
 namespace {
 
-static_assert(sizeof(sockaddr_un::sun_path) == k_local_path_bytes + 1, "k_local_path_bytes follows sockaddr_un");
+static_assert(sizeof(sockaddr_un::sun_path) == k_local_path_bytes + 1,
+              "k_local_path_bytes follows sockaddr_un");
 
 std::size_t length_of(const char* s) noexcept {
   std::size_t n = 0;
@@ -81,7 +82,8 @@ std::uint32_t effective_uid() noexcept {
 
 result<void> make_private_directory(const char* path) noexcept {
   if (path == nullptr || *path == '\0') return fail(errc::invalid_argument, "control directory");
-  if (::mkdir(path, 0700) != 0 && errno != EEXIST) return fail(errc::platform_error, "control directory", errno);
+  if (::mkdir(path, 0700) != 0 && errno != EEXIST)
+    return fail(errc::platform_error, "control directory", errno);
   struct stat st {};
   if (::lstat(path, &st) != 0) return fail(errc::platform_error, "control directory", errno);
   if (!S_ISDIR(st.st_mode)) return fail(errc::invalid_argument, "control directory");
@@ -122,7 +124,8 @@ void local_listener::close() noexcept {
 
 result<void> local_listener::open(const char* directory, const char* name) noexcept {
   if (m_fd >= 0) return fail(errc::already_running, "control socket");
-  if (directory == nullptr || name == nullptr || *name == '\0') return fail(errc::invalid_argument, "control socket");
+  if (directory == nullptr || name == nullptr || *name == '\0')
+    return fail(errc::invalid_argument, "control socket");
   const std::size_t dir_len = length_of(directory);
   const std::size_t name_len = length_of(name);
   for (std::size_t i = 0; i < name_len; ++i) {
@@ -210,7 +213,8 @@ result<int> local_connect(const char* path) noexcept {
   if (rc != 0) {
     const int e = errno;
     ::close(fd);
-    return fail(e == EACCES || e == EPERM ? errc::permission_denied : errc::platform_error, "control socket", e);
+    return fail(e == EACCES || e == EPERM ? errc::permission_denied : errc::platform_error, "control socket",
+                e);
   }
   return fd;
 }

@@ -77,7 +77,8 @@ const char* to_string(control_verb v) noexcept {
 
 result<control_request> parse_control_request(const char* line, std::size_t length) noexcept {
   if (line == nullptr) return fail(errc::invalid_argument, control_word::bad_request);
-  if (length >= k_control_line_bytes) return fail(errc::capacity_exceeded, control_word::too_long, static_cast<std::int32_t>(length));
+  if (length >= k_control_line_bytes)
+    return fail(errc::capacity_exceeded, control_word::too_long, static_cast<std::int32_t>(length));
   if (length > 0 && line[length - 1] == '\r') --length;
   for (std::size_t i = 0; i < length; ++i) {
     const auto c = static_cast<unsigned char>(line[i]);
@@ -92,12 +93,13 @@ result<control_request> parse_control_request(const char* line, std::size_t leng
     if (count == 2) return fail(errc::invalid_argument, control_word::bad_request);
     const std::size_t start = i;
     while (i < length && !is_blank(line[i])) ++i;
-    if (i == start) return fail(errc::invalid_argument, control_word::bad_request);  // leading or doubled blank
+    if (i == start)
+      return fail(errc::invalid_argument, control_word::bad_request);  // leading or doubled blank
     words[count] = line + start;
     lengths[count] = i - start;
     ++count;
     if (i < length) {
-      ++i;  // one separator
+      ++i;                                                                              // one separator
       if (i == length) return fail(errc::invalid_argument, control_word::bad_request);  // trailing blank
     }
   }
@@ -147,7 +149,8 @@ std::size_t format_control_error(const error& e, char* out, std::size_t capacity
     const char* text;
   };
   static constexpr refusal k_refusals[] = {
-      {control_word::bad_request, "requests are: hello <version> | snapshot | pause|resume|stop|restart <path>"},
+      {control_word::bad_request,
+       "requests are: hello <version> | snapshot | pause|resume|stop|restart <path>"},
       {control_word::read_only, "control is not enabled by the application"},
       {control_word::rate_limited, "too many requests; wait for the next interval"},
       {control_word::not_found, "no child has that path"},
@@ -163,7 +166,8 @@ std::size_t format_control_error(const error& e, char* out, std::size_t capacity
   if (known != nullptr) {
     n = std::snprintf(out, capacity, "err %s %s\n", known->word, known->text);
   } else if (subject == control_word::too_long) {
-    n = std::snprintf(out, capacity, "err too_long a request line holds at most %zu bytes\n", k_control_line_bytes - 1);
+    n = std::snprintf(out, capacity, "err too_long a request line holds at most %zu bytes\n",
+                      k_control_line_bytes - 1);
   } else if (subject == control_word::unsupported_version) {
     n = std::snprintf(out, capacity, "err unsupported_version asked %d, this server speaks %u\n",
                       static_cast<int>(e.value), k_control_protocol_version);
@@ -202,7 +206,8 @@ std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t ca
       "parked_ns=%llu pause_ack_ns=%llu\n",
       path, kind_word(c.kind), to_string(c.state), c.generation, c.restarts,
       c.has_exited ? to_string(c.last_reason) : "-", failed_once ? errc_name(c.last_error.code) : "-", flags,
-      static_cast<unsigned long long>(to_ns(c.time_in_state)), static_cast<unsigned long long>(to_ns(c.time_parked)),
+      static_cast<unsigned long long>(to_ns(c.time_in_state)),
+      static_cast<unsigned long long>(to_ns(c.time_parked)),
       static_cast<unsigned long long>(to_ns(c.last_pause_ack)));
   return append(capacity, 0, n);
 }
@@ -242,9 +247,10 @@ bool control_number(const char* line, const char* key, std::uint64_t& out) noexc
 
 // ---------------------------------------------------------------- the server
 
-control_server_base::control_server_base(tree_base& tree, const control_options& options, child_snapshot* records,
-                                         std::size_t record_capacity, detail::control_client* clients,
-                                         std::size_t client_capacity, char* replies, std::size_t reply_bytes) noexcept
+control_server_base::control_server_base(tree_base& tree, const control_options& options,
+                                         child_snapshot* records, std::size_t record_capacity,
+                                         detail::control_client* clients, std::size_t client_capacity,
+                                         char* replies, std::size_t reply_bytes) noexcept
     : m_tree(tree),
       m_options(options),
       m_records(records),
@@ -349,7 +355,8 @@ std::size_t control_server_base::answer(const char* line, std::size_t length, ch
   }
   ++m_stats.commands;
   return append(capacity, 0,
-                std::snprintf(out, capacity, "ok %s %.*s\n", to_string(r.verb), static_cast<int>(r.path_length), r.path));
+                std::snprintf(out, capacity, "ok %s %.*s\n", to_string(r.verb),
+                              static_cast<int>(r.path_length), r.path));
 }
 
 void control_server_base::drop(detail::control_client& c) noexcept {
@@ -387,7 +394,8 @@ void control_server_base::take_line(detail::control_client& c, std::size_t end, 
     c.discarding = false;  // the tail of an oversized line, already answered
   } else if (++m_stats.requests, !c.limiter.check(now).allowed) {
     ++m_stats.errors;
-    c.out_used = format_control_error(error{errc::resource_exhausted, 0, control_word::rate_limited}, out_of(c), m_reply_bytes);
+    c.out_used = format_control_error(error{errc::resource_exhausted, 0, control_word::rate_limited},
+                                      out_of(c), m_reply_bytes);
     c.out_sent = 0;
   } else {
     reply(c, c.in, end);
@@ -416,7 +424,8 @@ void control_server_base::service(detail::control_client& c, time_point now) noe
       if (!c.discarding) {
         ++m_stats.requests;
         ++m_stats.errors;
-        c.out_used = format_control_error(error{errc::capacity_exceeded, 0, control_word::too_long}, out_of(c), m_reply_bytes);
+        c.out_used = format_control_error(error{errc::capacity_exceeded, 0, control_word::too_long},
+                                          out_of(c), m_reply_bytes);
         c.out_sent = 0;
         c.discarding = true;
         ++served;
@@ -449,13 +458,15 @@ result<void> control_server_base::accept_pending() noexcept {
     if (!taken) return fail(taken.error());
     const platform::accepted_peer peer = *taken;
     if (peer.fd < 0) return {};
-    const std::uint32_t allowed = m_options.allowed_uid < 0 ? platform::effective_uid()
-                                                            : static_cast<std::uint32_t>(m_options.allowed_uid);
+    const std::uint32_t allowed = m_options.allowed_uid < 0
+                                      ? platform::effective_uid()
+                                      : static_cast<std::uint32_t>(m_options.allowed_uid);
     char line[96];
     if (peer.peer.uid != allowed) {
       // Told why, best effort (one non-blocking write into an empty socket buffer), and closed.
       ++m_stats.refused_peer;
-      const int n = std::snprintf(line, sizeof line, "err refused uid %u is not allowed here\n", peer.peer.uid);
+      const int n =
+          std::snprintf(line, sizeof line, "err refused uid %u is not allowed here\n", peer.peer.uid);
       static_cast<void>(platform::write_some(peer.fd, line, append(sizeof line, 0, n)));
       platform::close_fd(peer.fd);
       continue;
@@ -466,7 +477,8 @@ result<void> control_server_base::accept_pending() noexcept {
     }
     if (free_slot == nullptr) {
       ++m_stats.refused_busy;
-      const int n = std::snprintf(line, sizeof line, "err busy at most %zu clients at once\n", m_client_capacity);
+      const int n =
+          std::snprintf(line, sizeof line, "err busy at most %zu clients at once\n", m_client_capacity);
       static_cast<void>(platform::write_some(peer.fd, line, append(sizeof line, 0, n)));
       platform::close_fd(peer.fd);
       continue;
@@ -475,9 +487,10 @@ result<void> control_server_base::accept_pending() noexcept {
     detail::control_client& c = *free_slot;
     c.fd = peer.fd;
     c.limiter = rate_limiter(m_options.burst, m_options.interval);
-    c.out_used = append(m_reply_bytes, 0,
-                        std::snprintf(out_of(c), m_reply_bytes, "steward-control %u %s\n", k_control_protocol_version,
-                                      m_options.allow_control ? "control" : "read-only"));
+    c.out_used =
+        append(m_reply_bytes, 0,
+               std::snprintf(out_of(c), m_reply_bytes, "steward-control %u %s\n", k_control_protocol_version,
+                             m_options.allow_control ? "control" : "read-only"));
     c.out_sent = 0;
     if (!flush(c)) drop(c);
   }
@@ -498,10 +511,10 @@ result<void> control_server_base::serve(worker_context& ctx) noexcept {
     auto now = platform::monotonic_now();
     if (!now) return fail(now.error());
     STEWARD_TRY(poll(*now));
-    wait_source sources[k_max_wait_sources] = {
-        wait_source::readable(-1), wait_source::readable(-1), wait_source::readable(-1),
-        wait_source::readable(-1), wait_source::readable(-1), wait_source::readable(-1),
-        wait_source::readable(-1), wait_source::readable(-1)};
+    wait_source sources[k_max_wait_sources] = {wait_source::readable(-1), wait_source::readable(-1),
+                                               wait_source::readable(-1), wait_source::readable(-1),
+                                               wait_source::readable(-1), wait_source::readable(-1),
+                                               wait_source::readable(-1), wait_source::readable(-1)};
     std::size_t count = 0;
     sources[count++] = wait_source::readable(m_listener.native());
     for (std::size_t i = 0; i < m_client_capacity; ++i) {

@@ -99,7 +99,7 @@ TEST_CASE("local socket: bad names and paths that do not fit are refused") {
   CHECK_FALSE(listener.is_open());
 }
 
-TEST_CASE("local socket: accept gives the peer's uid and pid; nothing pending gives no connection") {
+TEST_CASE("local socket: accept gives the peer's uid and pid, nothing pending gives no connection") {
   temp_dir tmp;
   const std::string dir = tmp.sub("ctl");
   platform::local_listener listener;

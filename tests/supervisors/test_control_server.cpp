@@ -150,7 +150,8 @@ struct serving {
 
 std::string field(const std::string& line, const char* key) {
   char out[80];
-  return steward::control_field(line.c_str(), key, out, sizeof out) ? std::string(out) : std::string("<none>");
+  return steward::control_field(line.c_str(), key, out, sizeof out) ? std::string(out)
+                                                                    : std::string("<none>");
 }
 
 }  // namespace
@@ -178,10 +179,10 @@ TEST_CASE("control protocol: every request parses, with its path") {
 }
 
 TEST_CASE("control protocol: malformed requests are refused with bad_request") {
-  const char* bad[] = {"",           " snapshot",   "snapshot ",  "snapshot  x", "snapshot x",
-                       "pause",      "pause  root", "pause a b",  "hello",       "hello x",
-                       "hello 1 2",  "hello -1",    "Snapshot",   "snap",        "pauseroot",
-                       "hello 1234567890"};
+  const char* bad[] = {"",           " snapshot", "snapshot ",   "snapshot  x",
+                       "snapshot x", "pause",     "pause  root", "pause a b",
+                       "hello",      "hello x",   "hello 1 2",   "hello -1",
+                       "Snapshot",   "snap",      "pauseroot",   "hello 1234567890"};
   for (const char* line : bad) {
     CAPTURE(line);
     auto r = steward::parse_control_request(line, std::strlen(line));
@@ -196,7 +197,7 @@ TEST_CASE("control protocol: malformed requests are refused with bad_request") {
   CHECK(std::string(steward::parse_control_request(nullptr, 0).error().subject) == "bad_request");
 }
 
-TEST_CASE("control protocol: a line of k_control_line_bytes or more is too_long; one less is parsed") {
+TEST_CASE("control protocol: a line of k_control_line_bytes or more is too_long, one less is parsed") {
   std::string longest = "pause " + std::string(steward::k_control_line_bytes - 1 - 6, 'a');
   REQUIRE(longest.size() == steward::k_control_line_bytes - 1);
   CHECK(steward::parse_control_request(longest.data(), longest.size()).has_value());
@@ -251,8 +252,9 @@ TEST_CASE("control: locate() turns snapshot paths back into children") {
   CHECK(c1->parent == &t.sub);
   CHECK(c1->supervisor == nullptr);
   CHECK(std::string(c1->id) == "c1");
-  const char* missing[] = {"", "r", "roo", "rootx", "root/", "root/su", "root/sub/", "root/sub/c1/x",
-                           "root/c2/c0", "root//sub", "/root", "sub"};
+  const char* missing[] = {"",           "r",         "roo",       "rootx",
+                           "root/",      "root/su",   "root/sub/", "root/sub/c1/x",
+                           "root/c2/c0", "root//sub", "/root",     "sub"};
   for (const char* p : missing) {
     CAPTURE(p);
     CHECK(t.tree.locate(p, std::strlen(p)).error() == errc::invalid_argument);
@@ -260,14 +262,15 @@ TEST_CASE("control: locate() turns snapshot paths back into children") {
   CHECK(t.tree.locate(nullptr, 0).error() == errc::invalid_argument);
 }
 
-TEST_CASE("control: hello and snapshot answer; a read-only server refuses every command") {
+TEST_CASE("control: hello and snapshot answer, a read-only server refuses every command") {
   control_tree t;
   test_server server(t.tree);  // read-only by default
   CHECK(answer(server, "hello 1") == "ok hello 1 read-only\n");
   const std::string snap = answer(server, "snapshot");
   CHECK(starts_with(snap, "ok snapshot tree=running root=root children=4\n"));
   CHECK(snap.find("child path=root/sub kind=supervisor state=running") != std::string::npos);
-  CHECK(snap.find("child path=root/sub/c0 kind=worker state=running generation=1 restarts=0") != std::string::npos);
+  CHECK(snap.find("child path=root/sub/c0 kind=worker state=running generation=1 restarts=0") !=
+        std::string::npos);
   CHECK(snap.find("child path=root/c2 kind=worker") != std::string::npos);
   CHECK(snap.size() > 4);
   CHECK(snap.substr(snap.size() - 4) == "end\n");
@@ -539,15 +542,17 @@ TEST_CASE("control socket: random bytes never crash the server and every reply i
   serving running(server);
 
   const char* env = std::getenv("STEWARD_FUZZ_SEED");  // NOLINT(concurrency-mt-unsafe)
-  const std::uint32_t seed = env != nullptr ? static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10)) : 20261203U;
+  const std::uint32_t seed =
+      env != nullptr ? static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10)) : 20261203U;
   const char* count_env = std::getenv("STEWARD_FUZZ_INPUTS");  // NOLINT(concurrency-mt-unsafe)
   const int inputs = count_env != nullptr ? std::atoi(count_env) : 20000;
   std::printf("control fuzz: seed %u (STEWARD_FUZZ_SEED), %d inputs (STEWARD_FUZZ_INPUTS)\n", seed, inputs);
   std::mt19937 rng(seed);
   // Inputs: random bytes, and random mixes of the protocol's own words (which reach deeper).
   // No "hello" alone: "hello 1" is the end marker of each connection's run.
-  const char* words[] = {"hello 2", "hello x", "1", "2", "snapshot", "pause", "resume", "stop", "restart", "root",
-                         "root/sub", "root/sub/c0", "root/c2", " ", "\t", "\r", "\n", "/", "\xff", "99999999999"};
+  const char* words[] = {"hello 2", "hello x", "1",    "2",        "snapshot",    "pause",      "resume",
+                         "stop",    "restart", "root", "root/sub", "root/sub/c0", "root/c2",    " ",
+                         "\t",      "\r",      "\n",   "/",        "\xff",        "99999999999"};
   int replies = 0;
   for (int conn = 0; conn < inputs / 500; ++conn) {
     client c(server.socket_path());
@@ -572,8 +577,8 @@ TEST_CASE("control socket: random bytes never crash the server and every reply i
     bool ended = false;
     while (!ended && c.line(l)) {
       ++replies;
-      const bool protocol_line = starts_with(l, "ok ") || starts_with(l, "err ") || starts_with(l, "child ") ||
-                                 l == "end" || starts_with(l, "steward-control ");
+      const bool protocol_line = starts_with(l, "ok ") || starts_with(l, "err ") ||
+                                 starts_with(l, "child ") || l == "end" || starts_with(l, "steward-control ");
       if (!protocol_line) {
         CAPTURE(l);
         FAIL_CHECK("not a protocol line");

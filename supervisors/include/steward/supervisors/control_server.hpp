@@ -55,7 +55,7 @@ enum class control_verb : std::uint8_t { hello, snapshot, pause, resume, stop, r
 // One parsed request. `path` points into the line it was parsed from.
 struct control_request {
   control_verb verb{control_verb::snapshot};
-  std::uint32_t version{0};  // hello
+  std::uint32_t version{0};   // hello
   const char* path{nullptr};  // pause, resume, stop, restart: a snapshot path
   std::size_t path_length{0};
 };
@@ -156,8 +156,8 @@ class control_server_base {
 
  protected:
   control_server_base(tree_base& tree, const control_options& options, child_snapshot* records,
-                      std::size_t record_capacity, detail::control_client* clients, std::size_t client_capacity,
-                      char* replies, std::size_t reply_bytes) noexcept;
+                      std::size_t record_capacity, detail::control_client* clients,
+                      std::size_t client_capacity, char* replies, std::size_t reply_bytes) noexcept;
   ~control_server_base() { close(); }
 
  private:
@@ -191,7 +191,8 @@ template <std::size_t MaxChildren, std::size_t MaxClients = 4>
 class control_server final : public control_server_base {
  public:
   static_assert(MaxChildren > 0, "a tree has at least one child");
-  static_assert(MaxClients > 0 && MaxClients < k_max_wait_sources, "one fd wait holds the listener and every client");
+  static_assert(MaxClients > 0 && MaxClients < k_max_wait_sources,
+                "one fd wait holds the listener and every client");
   // A snapshot reply: its header, one line per child and "end".
   static constexpr std::size_t k_reply_bytes = (MaxChildren + 2) * k_control_reply_line_bytes;
 
