@@ -172,7 +172,7 @@ result<void> local_listener::open(const char* directory, const char* name) noexc
   return {};
 }
 
-result<accepted_peer> local_listener::accept() noexcept {
+result<accepted_peer> local_listener::accept() const noexcept {
   if (m_fd < 0) return fail(errc::not_running, "control socket");
   int fd = -1;
   do {

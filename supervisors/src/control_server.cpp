@@ -41,7 +41,7 @@ bool same_word(const char* text, std::size_t length, const char* word) noexcept 
 
 // Writes with snprintf semantics into out[at..capacity); returns the new length, never past
 // capacity - 1 (a cut reply stays terminated).
-std::size_t append(std::size_t capacity, std::size_t at, int written) noexcept {
+std::size_t advance(std::size_t at, int written, std::size_t capacity) noexcept {
   if (written < 0 || capacity == 0) return at;
   const std::size_t end = at + static_cast<std::size_t>(written);
   return end < capacity ? end : capacity - 1;
@@ -53,6 +53,18 @@ std::uint64_t to_ns(duration d) noexcept {
 
 const char* kind_word(child_kind k) noexcept {
   return k == child_kind::supervisor ? "supervisor" : "worker";
+}
+
+// Closes a client's connection and frees its slot.
+void drop(detail::control_client& c) noexcept {
+  if (c.fd < 0) return;
+  platform::close_fd(c.fd);
+  c.fd = -1;
+  c.in_used = 0;
+  c.out_used = 0;
+  c.out_sent = 0;
+  c.discarding = false;
+  c.closing = false;
 }
 
 }  // namespace
@@ -175,7 +187,7 @@ std::size_t format_control_error(const error& e, char* out, std::size_t capacity
     n = std::snprintf(out, capacity, "err %s %s: %s\n", errc_name(e.code), subject != nullptr ? subject : "-",
                       describe(e.code));
   }
-  return append(capacity, 0, n);
+  return advance(0, n, capacity);
 }
 
 std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t capacity) noexcept {
@@ -192,7 +204,7 @@ std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t ca
   auto flag = [&](bool on, const char* word) {
     if (!on) return;
     const int n = std::snprintf(flags + f, sizeof flags - f, "%s%s", f == 0 ? "" : ",", word);
-    f = append(sizeof flags, f, n);
+    f = advance(f, n, sizeof flags);
   };
   flag(c.has_exited, "exited");
   flag(c.quarantined, "quarantined");
@@ -209,7 +221,7 @@ std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t ca
       static_cast<unsigned long long>(to_ns(c.time_in_state)),
       static_cast<unsigned long long>(to_ns(c.time_parked)),
       static_cast<unsigned long long>(to_ns(c.last_pause_ack)));
-  return append(capacity, 0, n);
+  return advance(0, n, capacity);
 }
 
 bool control_field(const char* line, const char* key, char* out, std::size_t capacity) noexcept {
@@ -288,11 +300,12 @@ std::size_t control_server_base::answer_snapshot(char* out, std::size_t capacity
   const tree_state state = m_tree.state();
   auto count = m_tree.snapshot(m_records, m_record_capacity);
   if (!count) return format_control_error(count.error(), out, capacity);
-  std::size_t at = append(capacity, 0,
-                          std::snprintf(out, capacity, "ok snapshot tree=%s root=%s children=%zu\n",
-                                        tree_state_word(state), m_tree.root().name(), *count));
+  std::size_t at = advance(0,
+                           std::snprintf(out, capacity, "ok snapshot tree=%s root=%s children=%zu\n",
+                                         tree_state_word(state), m_tree.root().name(), *count),
+                           capacity);
   for (std::size_t i = 0; i < *count; ++i) at += format_child_line(m_records[i], out + at, capacity - at);
-  at = append(capacity, at, std::snprintf(out + at, capacity - at, "end\n"));
+  at = advance(at, std::snprintf(out + at, capacity - at, "end\n"), capacity);
   return at;
 }
 
@@ -337,9 +350,10 @@ std::size_t control_server_base::answer(const char* line, std::size_t length, ch
   const control_request& r = *parsed;
   switch (r.verb) {
     case control_verb::hello:
-      return append(capacity, 0,
-                    std::snprintf(out, capacity, "ok hello %u %s\n", k_control_protocol_version,
-                                  m_options.allow_control ? "control" : "read-only"));
+      return advance(0,
+                     std::snprintf(out, capacity, "ok hello %u %s\n", k_control_protocol_version,
+                                   m_options.allow_control ? "control" : "read-only"),
+                     capacity);
     case control_verb::snapshot:
       return answer_snapshot(out, capacity);
     case control_verb::pause:
@@ -354,20 +368,10 @@ std::size_t control_server_base::answer(const char* line, std::size_t length, ch
     return format_control_error(done.error(), out, capacity);
   }
   ++m_stats.commands;
-  return append(capacity, 0,
-                std::snprintf(out, capacity, "ok %s %.*s\n", to_string(r.verb),
-                              static_cast<int>(r.path_length), r.path));
-}
-
-void control_server_base::drop(detail::control_client& c) noexcept {
-  if (c.fd < 0) return;
-  platform::close_fd(c.fd);
-  c.fd = -1;
-  c.in_used = 0;
-  c.out_used = 0;
-  c.out_sent = 0;
-  c.discarding = false;
-  c.closing = false;
+  return advance(0,
+                 std::snprintf(out, capacity, "ok %s %.*s\n", to_string(r.verb),
+                               static_cast<int>(r.path_length), r.path),
+                 capacity);
 }
 
 bool control_server_base::flush(detail::control_client& c) noexcept {
@@ -467,7 +471,7 @@ result<void> control_server_base::accept_pending() noexcept {
       ++m_stats.refused_peer;
       const int n =
           std::snprintf(line, sizeof line, "err refused uid %u is not allowed here\n", peer.peer.uid);
-      static_cast<void>(platform::write_some(peer.fd, line, append(sizeof line, 0, n)));
+      static_cast<void>(platform::write_some(peer.fd, line, advance(0, n, sizeof line)));
       platform::close_fd(peer.fd);
       continue;
     }
@@ -479,7 +483,7 @@ result<void> control_server_base::accept_pending() noexcept {
       ++m_stats.refused_busy;
       const int n =
           std::snprintf(line, sizeof line, "err busy at most %zu clients at once\n", m_client_capacity);
-      static_cast<void>(platform::write_some(peer.fd, line, append(sizeof line, 0, n)));
+      static_cast<void>(platform::write_some(peer.fd, line, advance(0, n, sizeof line)));
       platform::close_fd(peer.fd);
       continue;
     }
@@ -488,9 +492,10 @@ result<void> control_server_base::accept_pending() noexcept {
     c.fd = peer.fd;
     c.limiter = rate_limiter(m_options.burst, m_options.interval);
     c.out_used =
-        append(m_reply_bytes, 0,
-               std::snprintf(out_of(c), m_reply_bytes, "steward-control %u %s\n", k_control_protocol_version,
-                             m_options.allow_control ? "control" : "read-only"));
+        advance(0,
+                std::snprintf(out_of(c), m_reply_bytes, "steward-control %u %s\n", k_control_protocol_version,
+                              m_options.allow_control ? "control" : "read-only"),
+                m_reply_bytes);
     c.out_sent = 0;
     if (!flush(c)) drop(c);
   }

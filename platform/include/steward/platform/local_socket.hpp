@@ -76,7 +76,7 @@ class local_listener {
   // Takes one pending connection with its credentials. Returns: the connection (fd < 0 when
   // none is pending); resource_exhausted (value = errno: out of descriptors or memory - the
   // connection stays queued); platform_error (value = errno).
-  [[nodiscard]] result<accepted_peer> accept() noexcept;
+  [[nodiscard]] result<accepted_peer> accept() const noexcept;
 
  private:
   int m_fd{-1};

@@ -166,10 +166,9 @@ class control_server_base {
   result<void> accept_pending() noexcept;
   void service(detail::control_client& c, time_point now) noexcept;
   bool flush(detail::control_client& c) noexcept;  // false: the client is gone
-  void drop(detail::control_client& c) noexcept;
   void take_line(detail::control_client& c, std::size_t end, time_point now) noexcept;
   void reply(detail::control_client& c, const char* line, std::size_t length) noexcept;
-  char* out_of(const detail::control_client& c) const noexcept;  // its reply buffer
+  [[nodiscard]] char* out_of(const detail::control_client& c) const noexcept;  // its reply buffer
 
   tree_base& m_tree;
   control_options m_options;
@@ -196,7 +195,7 @@ class control_server final : public control_server_base {
   // A snapshot reply: its header, one line per child and "end".
   static constexpr std::size_t k_reply_bytes = (MaxChildren + 2) * k_control_reply_line_bytes;
 
-  control_server(tree_base& tree, const control_options& options = {}) noexcept
+  explicit control_server(tree_base& tree, const control_options& options = {}) noexcept
       : control_server_base(tree, options, m_records, MaxChildren, m_clients, MaxClients, &m_replies[0][0],
                             k_reply_bytes) {}
   ~control_server() = default;
