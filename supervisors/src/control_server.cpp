@@ -55,6 +55,10 @@ const char* kind_word(child_kind k) noexcept {
   return k == child_kind::supervisor ? "supervisor" : "worker";
 }
 
+void count(std::atomic<std::uint64_t>& counter) noexcept {
+  counter.fetch_add(1, std::memory_order_relaxed);  // statistics only: no ordering needed
+}
+
 // Closes a client's connection and frees its slot.
 void drop(detail::control_client& c) noexcept {
   if (c.fd < 0) return;
@@ -280,9 +284,18 @@ char* control_server_base::out_of(const detail::control_client& c) const noexcep
 }
 
 result<void> control_server_base::open(const char* directory, const char* name) noexcept {
-  STEWARD_TRY(m_listener.open(directory, name));
-  m_stats = control_stats{};
-  return {};
+  return m_listener.open(directory, name);
+}
+
+control_stats control_server_base::stats() const noexcept {
+  control_stats out;
+  out.accepted = m_stats.accepted.load(std::memory_order_relaxed);
+  out.refused_peer = m_stats.refused_peer.load(std::memory_order_relaxed);
+  out.refused_busy = m_stats.refused_busy.load(std::memory_order_relaxed);
+  out.requests = m_stats.requests.load(std::memory_order_relaxed);
+  out.errors = m_stats.errors.load(std::memory_order_relaxed);
+  out.commands = m_stats.commands.load(std::memory_order_relaxed);
+  return out;
 }
 
 void control_server_base::close() noexcept {
@@ -344,7 +357,7 @@ std::size_t control_server_base::answer(const char* line, std::size_t length, ch
   out[0] = '\0';
   auto parsed = parse_control_request(line, length);
   if (!parsed) {
-    ++m_stats.errors;
+    count(m_stats.errors);
     return format_control_error(parsed.error(), out, capacity);
   }
   const control_request& r = *parsed;
@@ -364,10 +377,10 @@ std::size_t control_server_base::answer(const char* line, std::size_t length, ch
   }
   auto done = execute(r);
   if (!done) {
-    ++m_stats.errors;
+    count(m_stats.errors);
     return format_control_error(done.error(), out, capacity);
   }
-  ++m_stats.commands;
+  count(m_stats.commands);
   return advance(0,
                  std::snprintf(out, capacity, "ok %s %.*s\n", to_string(r.verb),
                                static_cast<int>(r.path_length), r.path),
@@ -396,13 +409,16 @@ void control_server_base::reply(detail::control_client& c, const char* line, std
 void control_server_base::take_line(detail::control_client& c, std::size_t end, time_point now) noexcept {
   if (c.discarding) {
     c.discarding = false;  // the tail of an oversized line, already answered
-  } else if (++m_stats.requests, !c.limiter.check(now).allowed) {
-    ++m_stats.errors;
-    c.out_used = format_control_error(error{errc::resource_exhausted, 0, control_word::rate_limited},
-                                      out_of(c), m_reply_bytes);
-    c.out_sent = 0;
   } else {
-    reply(c, c.in, end);
+    count(m_stats.requests);
+    if (c.limiter.check(now).allowed) {
+      reply(c, c.in, end);
+    } else {
+      count(m_stats.errors);
+      c.out_used = format_control_error(error{errc::resource_exhausted, 0, control_word::rate_limited},
+                                        out_of(c), m_reply_bytes);
+      c.out_sent = 0;
+    }
   }
   const std::size_t rest = c.in_used - (end + 1);
   for (std::size_t i = 0; i < rest; ++i) c.in[i] = c.in[end + 1 + i];
@@ -426,8 +442,8 @@ void control_server_base::service(detail::control_client& c, time_point now) noe
     if (c.in_used == sizeof c.in) {
       // A line longer than a request may be: answered once, then skipped up to its newline.
       if (!c.discarding) {
-        ++m_stats.requests;
-        ++m_stats.errors;
+        count(m_stats.requests);
+        count(m_stats.errors);
         c.out_used = format_control_error(error{errc::capacity_exceeded, 0, control_word::too_long},
                                           out_of(c), m_reply_bytes);
         c.out_sent = 0;
@@ -468,7 +484,7 @@ result<void> control_server_base::accept_pending() noexcept {
     char line[96];
     if (peer.peer.uid != allowed) {
       // Told why, best effort (one non-blocking write into an empty socket buffer), and closed.
-      ++m_stats.refused_peer;
+      count(m_stats.refused_peer);
       const int n =
           std::snprintf(line, sizeof line, "err refused uid %u is not allowed here\n", peer.peer.uid);
       static_cast<void>(platform::write_some(peer.fd, line, advance(0, n, sizeof line)));
@@ -480,14 +496,14 @@ result<void> control_server_base::accept_pending() noexcept {
       if (m_clients[i].fd < 0) free_slot = &m_clients[i];
     }
     if (free_slot == nullptr) {
-      ++m_stats.refused_busy;
+      count(m_stats.refused_busy);
       const int n =
           std::snprintf(line, sizeof line, "err busy at most %zu clients at once\n", m_client_capacity);
       static_cast<void>(platform::write_some(peer.fd, line, advance(0, n, sizeof line)));
       platform::close_fd(peer.fd);
       continue;
     }
-    ++m_stats.accepted;
+    count(m_stats.accepted);
     detail::control_client& c = *free_slot;
     c.fd = peer.fd;
     c.limiter = rate_limiter(m_options.burst, m_options.interval);

@@ -14,6 +14,7 @@
 // Protocol: docs/operation.md.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -109,6 +110,16 @@ struct control_stats {
 };
 
 namespace detail {
+// control_stats as the serving thread counts it: relaxed counters, read from any thread.
+struct control_counters {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused_peer{0};
+  std::atomic<std::uint64_t> refused_busy{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> commands{0};
+};
+
 struct control_client {
   int fd{-1};
   bool discarding{false};  // skipping the rest of an oversized line
@@ -150,7 +161,9 @@ class control_server_base {
   // each line (exposed for tests of the protocol without a socket). Returns: the reply's length.
   std::size_t answer(const char* line, std::size_t length, char* out, std::size_t capacity) noexcept;
 
-  [[nodiscard]] const control_stats& stats() const noexcept { return m_stats; }
+  // Safe from any thread (each count is read on its own).
+  [[nodiscard]] control_stats stats() const noexcept;
+  // Connected clients; from the thread that serves only.
   [[nodiscard]] std::size_t clients() const noexcept;
   [[nodiscard]] const control_options& options() const noexcept { return m_options; }
 
@@ -179,7 +192,7 @@ class control_server_base {
   char* m_replies;  // m_client_capacity buffers of m_reply_bytes, one per client slot
   std::size_t m_reply_bytes;
   platform::local_listener m_listener;
-  control_stats m_stats{};
+  detail::control_counters m_stats{};
   bool m_backlog{false};  // a client has complete lines left for the next poll()
 };
 
