@@ -187,6 +187,15 @@ worker_handle worker::handle() const noexcept {
   return gen == 0 ? worker_handle{} : worker_handle{const_cast<worker*>(this), gen};
 }
 
+liveness_sample worker::liveness() const noexcept {
+  liveness_sample out;
+  out.generation = m_generation.load(std::memory_order_acquire);
+  out.beats = m_beats.load(std::memory_order_relaxed);
+  out.state = state();
+  out.blocked = m_wait.load(std::memory_order_relaxed) != k_wait_none;
+  return out;
+}
+
 bool worker::is_current_thread() const noexcept {
   return t_current_worker == this;
 }

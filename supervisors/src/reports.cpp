@@ -58,6 +58,8 @@ const char* errc_name(errc code) noexcept {
       return "intensity_exceeded";
     case errc::hung:
       return "hung";
+    case errc::unresponsive:
+      return "unresponsive";
   }
   return "unknown";
 }
@@ -122,6 +124,8 @@ report_context context_of(tree_event_kind k) noexcept {
       return report_context::start_error;
     case tree_event_kind::child_hung:
       return report_context::shutdown_error;
+    case tree_event_kind::child_unresponsive:
+      return report_context::child_terminated;
     case tree_event_kind::intensity_exceeded:
     case tree_event_kind::escalated:
     case tree_event_kind::auto_shutdown:
@@ -166,7 +170,8 @@ report make_report(const tree_event& e, time_point at) noexcept {
       r.err = e.err;
       r.state = worker_state::failed;
       break;
-    case tree_event_kind::child_hung:  // err.value is the worker_state it is stuck in
+    case tree_event_kind::child_unresponsive:  // err.value is the worker_state it went silent in
+    case tree_event_kind::child_hung:          // err.value is the worker_state it is stuck in
       r.has_error = true;
       r.err = e.err;
       r.state = e.err.value >= 0 && e.err.value <= static_cast<std::int32_t>(worker_state::failed)

@@ -43,6 +43,7 @@ tree_health summarise(tree_state state, const child_snapshot* records, std::size
   for (std::size_t i = 0; i < count; ++i) {
     const child_snapshot& c = records[i];
     if (c.quarantined) ++h.hung;
+    if (c.unresponsive) ++h.unresponsive;
     if (c.restart_pending) {
       ++h.restarting;  // a worker waiting for its restart, or a whole nested supervisor
       continue;
@@ -68,7 +69,7 @@ tree_health summarise(tree_state state, const child_snapshot* records, std::size
         break;
     }
   }
-  h.healthy = state == tree_state::running && h.hung == 0;
+  h.healthy = state == tree_state::running && h.hung == 0 && h.unresponsive == 0;
   return h;
 }
 
@@ -81,7 +82,11 @@ std::size_t format_status(const tree_health& h, char* out, std::size_t capacity)
     out[0] = '\0';
     return 0;
   }
-  const auto written = static_cast<std::size_t>(n);
+  auto written = static_cast<std::size_t>(n);
+  if (h.unresponsive != 0 && written + 1 < capacity) {  // only when there are some: lines stay short
+    const int more = std::snprintf(out + written, capacity - written, ", %zu unresponsive", h.unresponsive);
+    if (more > 0) written += static_cast<std::size_t>(more);
+  }
   return written < capacity ? written : capacity - 1;
 }
 

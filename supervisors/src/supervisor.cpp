@@ -5,8 +5,10 @@
 // lock that a thread stopping it holds.
 #include "steward/supervisors/supervisor.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "steward/core/contract.hpp"
 #include "steward/platform/clock.hpp"
@@ -69,6 +71,8 @@ const char* to_string(tree_event_kind k) noexcept {
       return "escalated";
     case tree_event_kind::child_hung:
       return "child_hung";
+    case tree_event_kind::child_unresponsive:
+      return "child_unresponsive";
     case tree_event_kind::subtree_paused:
       return "subtree_paused";
     case tree_event_kind::subtree_resumed:
@@ -103,7 +107,8 @@ result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
   if (spec.id == nullptr || is_worker == is_supervisor || (is_worker && !spec.body) ||
       spec.supervisor == this || (is_worker && spec.shutdown <= duration::zero()) ||
       (is_worker && spec.start_timeout <= duration::zero()) ||
-      (spec.significant && spec.restart == restart_type::permanent)) {
+      (spec.significant && spec.restart == restart_type::permanent) ||
+      spec.liveness < duration::zero() || (is_supervisor && spec.liveness != duration::zero())) {
     return fail(errc::invalid_argument, spec.id);
   }
   for (std::size_t i = 0; i < m_count; ++i) {
@@ -115,6 +120,8 @@ result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
   auto& s = m_slots[m_count++];
   s.spec = spec;
   s.owner = this;
+  s.liveness = liveness_monitor(spec.liveness);
+  s.unresponsive = false;
   s.in_use = true;
   return {};
 }
@@ -526,6 +533,7 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
     s.stop_asked = time_point{};
   }
   if (!s.active && is_terminal(w.state())) return true;
+  s.stop_sent.store(s.generation, std::memory_order_release);  // its exit may pass the chain on
   for (int attempt = 0; attempt < 3; ++attempt) {  // stale: it moved to a newer incarnation
     auto stopped = w.stop(budget);
     if (stopped || stopped.error() != errc::stale_handle) break;
@@ -587,10 +595,50 @@ void tree_base::request_stop_walk(supervisor_base& sup, time_point now) noexcept
   }
 }
 
+// Links each worker child that `will_stop` names (newest first, within [first, last]) to the
+// next one the stopper will stop, when that one is a worker too (NOTE-4). A nested supervisor
+// ends a chain: the stopper stops it itself. Under m_op.
+template <typename WillStop>
+void tree_base::arm_hand_offs(supervisor_base& sup, std::size_t first, std::size_t last,
+                              WillStop will_stop) noexcept {
+  slot* later = nullptr;  // the child stopped just before the one being looked at
+  platform::lock_guard lock(m_state);
+  for (std::size_t i = last + 1; i-- > first;) {
+    slot& s = sup.m_slots[i];
+    if (!will_stop(i, s)) continue;
+    if (s.spec.worker_slot == nullptr) {
+      later = nullptr;
+      continue;
+    }
+    // Stopped on purpose from now on: its exit is the stopper's to handle, not the runner's.
+    s.restart_pending = false;
+    s.stopped_by_us = s.generation;
+    if (later != nullptr) {
+      later->hand_off.store((static_cast<std::uint64_t>(i) + 1) << 32 | s.generation,
+                            std::memory_order_release);
+    }
+    later = &s;
+  }
+}
+
+void tree_base::disarm_hand_offs(supervisor_base& sup) noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) sup.m_slots[i].hand_off.store(0, std::memory_order_release);
+}
+
 std::size_t tree_base::stop_supervisor(supervisor_base& sup, time_point now,
                                        const char** first_hung) noexcept {
   std::size_t hung = 0;
-  if (sup.m_config.order == child_order::parallel) request_stop_walk(sup, now);  // all asked first
+  const auto live = [](const slot& s) {
+    return s.active || (s.spec.worker_slot != nullptr && !is_terminal(s.spec.worker_slot->state())) ||
+           (s.spec.supervisor != nullptr && s.spec.supervisor->m_running);
+  };
+  const bool parallel = sup.m_config.order == child_order::parallel;
+  if (parallel) {
+    request_stop_walk(sup, now);  // all asked first
+  } else if (sup.m_count != 0) {
+    arm_hand_offs(sup, 0, sup.m_count - 1,
+                  [&](std::size_t, const slot& s) { return s.in_use && !s.quarantined && live(s); });
+  }
   for (std::size_t i = sup.m_count; i-- > 0;) {  // reverse start order
     slot& s = sup.m_slots[i];
     if (!s.in_use) continue;
@@ -601,11 +649,9 @@ std::size_t tree_base::stop_supervisor(supervisor_base& sup, time_point now,
       }
       continue;
     }
-    const bool live = s.active ||
-                      (s.spec.worker_slot != nullptr && !is_terminal(s.spec.worker_slot->state())) ||
-                      (s.spec.supervisor != nullptr && s.spec.supervisor->m_running);
-    if (live && !stop_child(sup, s, now, first_hung)) ++hung;
+    if (live(s) && !stop_child(sup, s, now, first_hung)) ++hung;
   }
+  if (!parallel) disarm_hand_offs(sup);
   platform::lock_guard lock(m_state);
   sup.m_running = false;
   sup.m_paused = false;
@@ -729,7 +775,25 @@ void tree_base::on_worker_exit(void* user, const char* /*worker_name*/, const ex
   // Whoever stopped it on purpose (a tree stop, terminate_child, a group restart) handles the
   // exit, and the runner skips it: waking the runner for it would only make it queue behind
   // that operation - one extra wake-up and context switch per child of a tree stop.
-  if (!stopped_on_purpose) tree.post_event();
+  if (!stopped_on_purpose) {
+    tree.post_event();
+    return;
+  }
+  // A sequential stop's hand-off (NOTE-4): this child's cleanup has run, so the sibling stopped
+  // next may be asked now, from here, instead of after a round trip through the stopper.
+  // Only once its own stop was sent: every sibling stopped before it has finished by then. A
+  // child that ended on its own before its turn passes nothing on (strict order kept).
+  if (s->stop_sent.load(std::memory_order_acquire) != report.generation) return;
+  const std::uint64_t next = s->hand_off.exchange(0, std::memory_order_acq_rel);
+  if (next == 0) return;
+  const auto index = static_cast<std::size_t>(next >> 32) - 1;
+  const auto gen = static_cast<std::uint32_t>(next);
+  slot& sibling = s->owner->m_slots[index];
+  const worker_handle incarnation = sibling.spec.worker_slot->handle();
+  // The handle names the incarnation the stopper meant, so a late hook cannot stop a newer one.
+  if (incarnation.generation() != gen) return;
+  sibling.stop_sent.store(gen, std::memory_order_release);
+  static_cast<void>(incarnation.stop(duration::zero()));
 }
 
 void tree_base::post_event() noexcept {
@@ -789,6 +853,10 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
       if (!sup.m_running) return;
       continue;
     }
+    if (s.spec.liveness > duration::zero() && s.active && !s.quarantined && watch_liveness(sup, s, now)) {
+      post_event();  // the tree changed: look again from the top
+      return;
+    }
     const std::uint32_t gen = s.exit_seen.load(std::memory_order_acquire);
     if (gen == 0 || gen != s.generation || gen == s.handled || !s.active) continue;
     if (s.stopped_by_us == gen) continue;
@@ -808,6 +876,42 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
     return;
   }
   run_due_restarts(sup, now);
+}
+
+// The liveness watchdog of one worker child, on the runner under m_op (NOTE-5). Returns true
+// when it changed the tree (a child treated as failed).
+bool tree_base::watch_liveness(supervisor_base& sup, slot& s, time_point now) noexcept {
+  worker& w = *s.spec.worker_slot;
+  const liveness_sample seen = w.liveness();
+  if (seen.generation != s.generation) return false;  // an incarnation the tree has not recorded yet
+  const liveness_verdict verdict = s.liveness.observe(seen, now);
+  if (verdict == liveness_verdict::alive && s.unresponsive) {
+    platform::lock_guard lock(m_state);
+    s.unresponsive = false;  // progress again: healthy
+  }
+  if (verdict != liveness_verdict::newly_unresponsive) return false;
+  const duration silent = s.liveness.silent_for(now);
+  {
+    platform::lock_guard lock(m_state);
+    s.unresponsive = true;
+  }
+  emit(tree_event_kind::child_unresponsive, sup, &s,
+       error{errc::unresponsive, static_cast<std::int32_t>(seen.state), s.spec.id}, silent);
+  if (s.spec.on_unresponsive != liveness_action::fail) return false;
+  const bool stopped = stop_child(sup, s, now, nullptr);  // a missed deadline quarantines it
+  {
+    platform::lock_guard lock(m_state);
+    s.unresponsive = false;  // stopped (or hung, which counts on its own)
+  }
+  if (!stopped) return true;
+  auto last = w.last_exit();
+  exit_report report = last ? *last : exit_report{};
+  const auto silent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
+  report.reason = exit_reason::error;  // whatever the body returned when stopped: it had hung
+  report.err = error{errc::unresponsive,
+                     static_cast<std::int32_t>(std::min<long long>(silent_ms, std::numeric_limits<std::int32_t>::max())), s.spec.id};
+  handle_exit(sup, s, report, now);
+  return true;
 }
 
 void tree_base::handle_exit(supervisor_base& sup, slot& s, const exit_report& report,
@@ -868,12 +972,16 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
         request_stop_walk(*s.spec.supervisor, now);
       }
     }
+  } else {
+    arm_hand_offs(sup, first, last,
+                  [index](std::size_t j, const slot& s) { return j != index && s.in_use && s.active; });
   }
   for (std::size_t j = last + 1; j-- > first;) {  // stop the rest of the scope, in reverse
     slot& s = sup.m_slots[j];
     if (j == index || !s.in_use) continue;
     const bool live = s.active;
     if (live && !stop_child(sup, s, now, nullptr)) {
+      disarm_hand_offs(sup);
       fail_supervisor(sup, error{errc::hung, 0, s.spec.id}, now);
       return;
     }
@@ -884,6 +992,7 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
       s.in_use = false;  // OTP: temporary siblings are terminated, not restarted
     }
   }
+  if (sup.m_config.order != child_order::parallel) disarm_hand_offs(sup);
   {
     platform::lock_guard lock(m_state);
     for (std::size_t j = first; j <= last; ++j) {
@@ -990,8 +1099,12 @@ time_point tree_base::next_due_locked(const supervisor_base& sup) const noexcept
     if (s.spec.supervisor != nullptr) {
       const auto inner = next_due_locked(*s.spec.supervisor);
       if (inner < due) due = inner;
-    } else if (s.restart_pending && !sup.m_paused && s.restart_due < due) {
-      due = s.restart_due;
+    } else {
+      if (s.restart_pending && !sup.m_paused && s.restart_due < due) due = s.restart_due;
+      if (s.spec.liveness > duration::zero() && s.active && !s.quarantined) {
+        const time_point check = s.liveness.due();
+        if (check < due) due = check;
+      }
     }
   }
   return due;
@@ -1225,6 +1338,7 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
       c.has_exited = s.has_exited;
       c.quarantined = s.quarantined;
       c.restart_pending = s.restart_pending;
+      c.unresponsive = s.unresponsive;
       c.time_in_state = now - s.state_since;
       c.last_pause_ack = sup.m_last_pause_ack;
       if (s.spec.supervisor != nullptr) {
@@ -1268,6 +1382,25 @@ result<std::size_t> tree_base::snapshot(child_snapshot* out, std::size_t capacit
 // never waits) over the same span. Every tree operation holds m_op, and every worker control call
 // takes the worker's lock, so none can see the slot or the worker half way. Workers in a tree are
 // controlled through the tree.
+// NOTE-4: the sequential stop's hand-off chain. OTP's order is strict: a child is asked to stop
+// only after the one started after it has finished. Asked by the stopper, that costs two
+// wake-ups per child on the critical path (stopper -> child -> stopper). Instead each armed
+// child's exit hook - on its own thread, after its cleanup, and only for the incarnation whose
+// stop was sent (stop_sent), so only once every newer sibling is done - asks the next one; the
+// stopper only waits, child by child, each with its own shutdown deadline measured from when the
+// stopper starts waiting for it (never shorter than from the hook's request). The stopper's own
+// stop() of each child still posts the request if the chain did not (a child that hung, a
+// sibling that is a supervisor, a child that exited before it was armed): the chain only makes
+// the request earlier. The link is taken by exchange (one of hook and stopper acts), names the
+// sibling's incarnation (a late hook meets stale_handle), and every link is cleared before the
+// stop returns. Stop callbacks of a sibling asked by the chain run on the asking child's thread.
+// NOTE-5: the liveness watchdog. No thread of its own: the runner samples each watched worker
+// (a few relaxed loads, worker::liveness()) whenever it runs and sleeps no longer than the
+// earliest end of a period (next_due_locked). Progress is a changed beat count (heartbeat() or a
+// wait entered), a new incarnation, or a state in which the body runs no code of its own
+// (paused, blocked in a steward wait, starting, stopping, ended). So a silence is reported
+// between one and two periods after the last progress the runner saw, once per silence; an
+// unresponsive worker costs no further wake-ups until it shows progress again.
 // NOTE-1: why two locks. A tree operation waits for children (a stop up to its deadline, a
 // pause acknowledgement); if snapshot() and the exit path shared that lock, a worker whose
 // cleanup asks for a snapshot would wait for the very thread that is stopping it (bug class 17).

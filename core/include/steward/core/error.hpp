@@ -30,6 +30,7 @@ enum class errc : std::uint8_t {
   cleanup_failed,      // a registered release function reported failure
   intensity_exceeded,  // a supervisor saw more restarts than its intensity allows in its period
   hung,                // a child missed its shutdown deadline; its slot is quarantined
+  unresponsive,        // a worker showed no progress for its liveness period; value = ms silent
 };
 
 struct error {
@@ -96,6 +97,8 @@ struct error {
       return "restart intensity exceeded";
     case errc::hung:
       return "child missed its shutdown deadline";
+    case errc::unresponsive:
+      return "worker showed no progress for its liveness period";
   }
   return "unknown error";
 }

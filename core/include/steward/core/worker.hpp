@@ -13,6 +13,7 @@
 #include "steward/core/expected.hpp"
 #include "steward/core/inplace_function.hpp"
 #include "steward/core/lifecycle.hpp"
+#include "steward/core/liveness.hpp"
 #include "steward/core/time.hpp"
 #include "steward/platform/io.hpp"
 #include "steward/platform/mutex.hpp"
@@ -291,6 +292,8 @@ class worker {
   [[nodiscard]] std::size_t stack_size() const noexcept { return m_stack_size; }
   // Time the current (or last) incarnation has spent parked, including an ongoing park.
   [[nodiscard]] duration time_parked() const noexcept;
+  // What a liveness_monitor judges (liveness.hpp): a few relaxed loads, from any thread.
+  [[nodiscard]] liveness_sample liveness() const noexcept;
   [[nodiscard]] const cleanup_stack_base& cleanup() const noexcept { return m_cleanup; }
 
  protected:
@@ -345,7 +348,12 @@ class worker {
   void prefault_stack() noexcept;
   void end_park_accounting() noexcept;
   platform::park_status sleep_on_wake(std::uint32_t seen, time_point deadline, unsigned spins) noexcept;
-  void begin_blocking() noexcept { m_wait.store(k_wait_blocked, std::memory_order_seq_cst); }
+  void begin_blocking() noexcept {
+    beat();  // entering a wait is progress, and the wait counts as alive while it lasts
+    m_wait.store(k_wait_blocked, std::memory_order_seq_cst);
+  }
+  // Only the worker's own thread writes the count: a load and a store, no read-modify-write.
+  void beat() noexcept { m_beats.store(m_beats.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
   // True when a controller parked this worker while it was blocked: it must pass through park().
   [[nodiscard]] bool end_blocking() noexcept {
     return m_wait.exchange(k_wait_none, std::memory_order_seq_cst) == k_wait_proxied;
@@ -377,6 +385,7 @@ class worker {
   static constexpr std::uint32_t k_wait_blocked = 1;  // blocked in a wait; re-reads m_ctrl first
   static constexpr std::uint32_t k_wait_proxied = 2;  // a controller acknowledged a pause for it
   std::atomic<std::uint32_t> m_wait{k_wait_none};
+  std::atomic<std::uint32_t> m_beats{0};  // liveness: heartbeats and wait entries
   std::atomic<bool> m_retire{false};  // asks the idle thread to exit (shutdown)
 
   worker_config m_config;           // written by configure() only while no incarnation is live
@@ -446,6 +455,9 @@ class worker_context {
   // now (without this call, the body's first safe point counts as the declaration). Idempotent.
   void declare_initialised() noexcept { m_worker.mark_initialised(); }
   [[nodiscard]] bool should_stop() const noexcept;
+  // Proves progress to a liveness watchdog (liveness.hpp): one relaxed store, no system call.
+  // Every steward wait counts as progress too, and as alive for as long as it waits.
+  void heartbeat() noexcept { m_worker.beat(); }
   [[nodiscard]] bool should_pause() const noexcept;
 
   // Returns: ok when the time is up; stop_requested.

@@ -26,8 +26,10 @@ struct tree_health {
   std::size_t failed{0};      // failed and not going to be restarted
   std::size_t stopped{0};     // idle, stopping, stopped (terminated, or ended for good)
   std::size_t hung{0};        // quarantined: missed a shutdown deadline, still running
-  // Healthy: the tree runs (its root has not given up) and no child is hung. A paused or a
-  // restarting child is healthy: the tree is doing what it was told or what its policy says.
+  std::size_t unresponsive{0};  // missed its liveness period, no progress since
+  // Healthy: the tree runs (its root has not given up), no child is hung and none is
+  // unresponsive. A paused or a restarting child is healthy: the tree is doing what it was told
+  // or what its policy says.
   bool healthy{false};
 };
 

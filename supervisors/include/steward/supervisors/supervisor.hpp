@@ -32,6 +32,13 @@ inline constexpr duration k_default_worker_shutdown = std::chrono::seconds(1);
 // worker_context::declare_initialised()) before its start counts as failed.
 inline constexpr duration k_default_start_timeout = std::chrono::seconds(5);
 
+// What the runner does with a worker child that missed its liveness period.
+enum class liveness_action : std::uint8_t {
+  report,  // child_unresponsive only (and the tree counts as unhealthy until it shows progress)
+  fail,    // and treat it as failed: stopped within its shutdown deadline (quarantined if it
+           // misses that too), then its restart type, the strategy and the intensity apply
+};
+
 struct child_spec {
   const char* id{nullptr};               // unique within its supervisor; static text
   worker* worker_slot{nullptr};          // a worker child: its storage (stack, cleanup capacity)
@@ -43,11 +50,17 @@ struct child_spec {
   platform::thread_options thread{};
   bool significant{false};  // for auto_shutdown; must be transient or temporary (as in OTP)
   bool prefault_stack{false};
+  // Liveness watchdog (liveness.hpp), off when zero: a worker child that shows no progress
+  // (worker_context::heartbeat() or a steward wait) for this long while running is reported
+  // (child_unresponsive) and handled as on_unresponsive says. Checked by the tree's runner.
+  duration liveness{};
+  liveness_action on_unresponsive{liveness_action::report};
 };
 
 // How a supervisor starts and stops its children (OTP has only `sequential`).
 //  sequential: OTP's strict order. Start: each child initialised before the next starts. Stop:
-//    newest first, each one waited for (up to its deadline) before the next is asked.
+//    newest first, each one finished (or past its deadline) before the next is asked - by the
+//    finished child's own thread, a hand-off chain (NOTE-4 in supervisor.cpp).
 //  parallel: for children that do not depend on each other. Start: every worker child is
 //    started, then each is waited for, in order, to initialise. Stop (also the stop of a group
 //    restart's siblings): every worker below - through nested `parallel` supervisors - is asked
@@ -80,6 +93,8 @@ enum class tree_event_kind : std::uint8_t {
   subtree_resumed,
   auto_shutdown,  // significant children ended; the supervisor shut down
   tree_failed,    // the root gave up
+  child_unresponsive,  // no progress for its liveness period while running (err.value = the
+                       // worker_state it went silent in, delay = how long it has been silent)
 };
 [[nodiscard]] const char* to_string(tree_event_kind k) noexcept;
 
@@ -112,6 +127,7 @@ struct child_snapshot {
   bool has_exited{false};
   bool quarantined{false};
   bool restart_pending{false};
+  bool unresponsive{false};  // missed its liveness period and has shown no progress since
   duration time_in_state{};
   duration time_parked{};
   // How long the last acknowledged pause that covered this child took, request to every worker
@@ -166,6 +182,15 @@ struct child_slot {
   error last_error{};
   std::atomic<std::uint32_t> exit_seen{0};           // set by the worker's exit hook (lock-free)
   std::atomic<std::uint32_t> restarted_in_place{0};  // an incarnation restarted on its own thread
+  // Armed by a sequential stop (NOTE-4): when this child's stopped incarnation exits, its own
+  // thread asks the sibling stopped next. (sibling index + 1) << 32 | that sibling's generation;
+  // 0 when unarmed. Taken with an exchange, so exactly one of the exit hook and the stopper acts.
+  std::atomic<std::uint64_t> hand_off{0};
+  // The incarnation whose stop has been sent (by the stopper or by the hand-off): only that
+  // exit passes the chain on, so a child that ends on its own before its turn asks nobody.
+  std::atomic<std::uint32_t> stop_sent{0};
+  liveness_monitor liveness{};  // the runner's watchdog for this child (under m_op)
+  bool unresponsive{false};     // reported by the watchdog, no progress since (under m_state)
 };
 }  // namespace detail
 
@@ -342,6 +367,9 @@ class tree_base {
   result<void> await_child(supervisor_base& sup, slot& s, time_point now, time_point init_deadline) noexcept;
   void request_stop_walk(supervisor_base& sup, time_point now) noexcept;
   void request_stop_one(slot& s, time_point now) noexcept;
+  template <typename WillStop>
+  void arm_hand_offs(supervisor_base& sup, std::size_t first, std::size_t last, WillStop will_stop) noexcept;
+  static void disarm_hand_offs(supervisor_base& sup) noexcept;
   void rollback_started(supervisor_base& sup, std::size_t end, time_point now) noexcept;
   std::size_t stop_supervisor(supervisor_base& sup, time_point now, const char** first_hung) noexcept;
   bool stop_child(supervisor_base& sup, slot& s, time_point now, const char** first_hung) noexcept;
@@ -361,6 +389,7 @@ class tree_base {
   void wait_for_stragglers(supervisor_base& sup) noexcept;
   void publish_state(tree_state s) noexcept;
   bool still_hung(slot& s) noexcept;
+  bool watch_liveness(supervisor_base& sup, slot& s, time_point now) noexcept;
   std::size_t snapshot_walk(const supervisor_base& sup, const char* prefix, child_snapshot* out,
                             std::size_t capacity, std::size_t at, time_point now) const noexcept;
   duration shutdown_budget(const slot& s) const noexcept;
