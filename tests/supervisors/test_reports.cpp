@@ -414,7 +414,9 @@ TEST_CASE(
   const crash_loop_result r = run_crash_loop(100, 5);  // drained often enough: nothing dropped
   CHECK(r.lines.all_well_formed);
   CHECK(r.dropped == 0);
-  for (const auto& [interval, counts] : r.lines.per_interval) {
+  for (const auto& entry : r.lines.per_interval) {  // no structured binding: CAPTURE is a lambda (clang 14)
+    const auto interval = entry.first;
+    const auto& counts = entry.second;
     CAPTURE(interval);
     CHECK(counts.first <= 5);
     CHECK(counts.second <= 1);
@@ -435,7 +437,9 @@ TEST_CASE("reports: when the drain falls behind, ring drops join the summaries a
   const crash_loop_result r = run_crash_loop(1000, 5);  // 2,000 reports per drain into 256 cells
   CHECK(r.lines.all_well_formed);
   CHECK(r.dropped > 0);
-  for (const auto& [interval, counts] : r.lines.per_interval) {
+  for (const auto& entry : r.lines.per_interval) {  // no structured binding: CAPTURE is a lambda (clang 14)
+    const auto interval = entry.first;
+    const auto& counts = entry.second;
     CAPTURE(interval);
     CHECK(counts.first <= 5);
     CHECK(counts.second <= 1);
