@@ -203,7 +203,7 @@ std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t ca
     path[i] = (b > 0x20 && b < 0x7f) ? c.path[i] : '?';
   }
   path[i] = '\0';
-  char flags[48];
+  char flags[64];
   std::size_t f = 0;
   auto flag = [&](bool on, const char* word) {
     if (!on) return;
@@ -213,6 +213,7 @@ std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t ca
   flag(c.has_exited, "exited");
   flag(c.quarantined, "quarantined");
   flag(c.restart_pending, "restart_pending");
+  flag(c.unresponsive, "unresponsive");
   if (f == 0) flags[f++] = '-';
   flags[f] = '\0';
   const bool failed_once = c.has_exited && is_failure(c.last_reason);

@@ -234,6 +234,35 @@ TEST_CASE("control protocol: fields are read back from reply lines") {
   CHECK(std::string(out) == "roo");
 }
 
+TEST_CASE("control protocol: a child line has every field, flags listed, odd path bytes as '?'") {
+  steward::child_snapshot c;
+  std::snprintf(c.path, sizeof c.path, "root/a b\x01");
+  c.kind = steward::child_kind::worker;
+  c.state = worker_state::running;
+  c.generation = 3;
+  c.restarts = 2;
+  c.has_exited = true;
+  c.last_reason = steward::exit_reason::error;
+  c.last_error = steward::error{errc::worker_failed, 7, "a"};
+  c.quarantined = true;
+  c.unresponsive = true;
+  c.time_in_state = std::chrono::nanoseconds(5);
+  c.time_parked = std::chrono::nanoseconds(6);
+  c.last_pause_ack = std::chrono::nanoseconds(7);
+  char line[steward::k_control_reply_line_bytes];
+  const std::size_t n = steward::format_child_line(c, line, sizeof line);
+  CHECK(std::string(line, n) ==
+        "child path=root/a?b? kind=worker state=running generation=3 restarts=2 reason=error error=worker_failed "
+        "flags=exited,quarantined,unresponsive in_state_ns=5 parked_ns=6 pause_ack_ns=7\n");
+  c = steward::child_snapshot{};
+  std::snprintf(c.path, sizeof c.path, "root/s");
+  c.kind = steward::child_kind::supervisor;
+  steward::format_child_line(c, line, sizeof line);
+  CHECK(std::string(line) ==
+        "child path=root/s kind=supervisor state=idle generation=0 restarts=0 reason=- error=- flags=- "
+        "in_state_ns=0 parked_ns=0 pause_ack_ns=0\n");
+}
+
 // ---------------------------------------------------------------- answers against a tree
 
 TEST_CASE("control: locate() turns snapshot paths back into children") {

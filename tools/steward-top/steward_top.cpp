@@ -156,6 +156,7 @@ std::string table_line(const row& r) {
   std::string state = r.state;
   if (r.flags.find("quarantined") != std::string::npos) state += "!hung";
   if (r.flags.find("restart_pending") != std::string::npos) state += "+restart";
+  if (r.flags.find("unresponsive") != std::string::npos) state += "!silent";  // missed its liveness period
   // A supervisor has no incarnation number of its own.
   const std::string generation = r.kind == "supervisor" ? "-" : std::to_string(r.generation);
   std::snprintf(b, sizeof b, "%-32s %-16s %5s %8llu  %-26s %9s %9s %9s", path.c_str(), state.c_str(),

@@ -76,7 +76,8 @@ std::size_t format_control_error(const error& e, char* out, std::size_t capacity
 
 // Writes one snapshot record as a `child` line:
 //   child path=root/acquisition/sampler kind=worker state=paused generation=2 restarts=1
-//   reason=error error=worker_failed flags=exited in_state_ns=... parked_ns=... pause_ack_ns=...
+//   reason=error error=worker_failed flags=exited,unresponsive in_state_ns=... parked_ns=...
+//   pause_ack_ns=...
 // (one line, '\n'-terminated). Bytes of the path outside printable ASCII (and spaces) are
 // written as '?'. Returns: the length written (without the terminator); cut to fit.
 std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t capacity) noexcept;
