@@ -28,7 +28,7 @@
 namespace steward {
 
 inline constexpr std::uint32_t k_control_protocol_version = 1;
-// Longest request line, its '\n' included. A longer one is answered `err too_long` and skipped
+// Longest request line, its newline included. A longer one is answered `err too_long` and skipped
 // up to its newline.
 inline constexpr std::size_t k_control_line_bytes = 256;
 // Longest reply line (a snapshot's `child` line is the longest).
@@ -61,7 +61,7 @@ struct control_request {
   std::size_t path_length{0};
 };
 
-// Parses one request line (`length` bytes, without its '\n'; a trailing '\r' is ignored):
+// Parses one request line (`length` bytes, without its newline; a trailing carriage return is ignored):
 //   hello <version> | snapshot | pause <path> | resume <path> | stop <path> | restart <path>
 // Words are separated by single spaces or tabs. Returns: the request; errors whose subject is
 // the protocol's word for them: invalid_argument "bad_request" (unknown verb, a missing or
@@ -70,7 +70,7 @@ struct control_request {
 // version asked; a hello for another version).
 [[nodiscard]] result<control_request> parse_control_request(const char* line, std::size_t length) noexcept;
 
-// Writes the `err` line for a refused request: "err <subject or errc name> <description>\n".
+// Writes the `err` line for a refused request: "err <subject or errc name> <description>" and a newline.
 // Returns: the length written (without the terminator); cut to fit.
 std::size_t format_control_error(const error& e, char* out, std::size_t capacity) noexcept;
 
@@ -78,7 +78,7 @@ std::size_t format_control_error(const error& e, char* out, std::size_t capacity
 //   child path=root/acquisition/sampler kind=worker state=paused generation=2 restarts=1
 //   reason=error error=worker_failed flags=exited,unresponsive in_state_ns=... parked_ns=...
 //   pause_ack_ns=...
-// (one line, '\n'-terminated). Bytes of the path outside printable ASCII (and spaces) are
+// (one line, ended by a newline). Bytes of the path outside printable ASCII (and spaces) are
 // written as '?'. Returns: the length written (without the terminator); cut to fit.
 std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t capacity) noexcept;
 
@@ -158,7 +158,7 @@ class control_server_base {
   // client is dropped).
   [[nodiscard]] result<void> serve(worker_context& ctx) noexcept;
 
-  // Answers one request line (without its '\n') into `out`; the same code poll() runs for
+  // Answers one request line (without its newline) into `out`; the same code poll() runs for
   // each line (exposed for tests of the protocol without a socket). Returns: the reply's length.
   std::size_t answer(const char* line, std::size_t length, char* out, std::size_t capacity) noexcept;
 
