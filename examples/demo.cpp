@@ -12,20 +12,30 @@
 // NOTIFY_SOCKET and WATCHDOG_USEC: READY=1 once the tree has started, STATUS= and WATCHDOG=1
 // (only while the tree is healthy) from a feeder worker outside the tree at half the watchdog
 // period, and STOPPING=1 before the tree stops. Without NOTIFY_SOCKET nothing of this runs.
+// With --watch [--socket DIR] it skips the scripted timeline: it opens the control socket
+// DIR/control (control enabled; default DIR: $XDG_RUNTIME_DIR/steward-demo, else
+// /tmp/steward-demo-<uid>), serves it from a worker outside the tree, injects a filter fault every
+// 10 s (--faults SECONDS; 0: none) so that restarts show, and runs until SIGINT or SIGTERM. Watch it with
+// `steward-top DIR/control` (scripts/demo.sh --watch starts both, in tmux when it is there).
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "steward/core/rate_limiter.hpp"
 #include "steward/core/worker.hpp"
 #include "steward/platform/clock.hpp"
+#include "steward/platform/local_socket.hpp"
 #include "steward/platform/sd_notify.hpp"
+#include "steward/supervisors/control_server.hpp"
 #include "steward/supervisors/service_notifier.hpp"
 #include "steward/supervisors/supervisor.hpp"
 
@@ -232,10 +242,102 @@ bool build_tree() {
          g_root.add_child(worker_child("logger", g_logger, &logger_body)).has_value();
 }
 
+// ---------------------------------------------------------------- --watch: the live view
+// The control server is served by an application worker beside the tree (a worker in the tree
+// would get would_deadlock from tree operations); its waits are steward fd waits.
+steward::control_server<8, 4> g_control(g_tree, [] {
+  steward::control_options o;
+  o.allow_control = true;  // the demo lets steward-top pause, resume, stop and restart
+  return o;
+}());
+steward::static_worker<> g_control_worker;
+
+steward::result<void> control_body(worker_context& ctx) {
+  return g_control.serve(ctx);
+}
+
+extern "C" void on_stop_signal(int) {
+  g_tree.request_stop_async();  // async-signal-safe (INV-19); main collects the stop
+}
+
+int run_watch(const char* socket_dir, int fault_every) {
+  std::string dir;
+  if (socket_dir != nullptr) {
+    dir = socket_dir;
+  } else if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime != '\0') {
+    dir = std::string(runtime) + "/steward-demo";
+  } else {
+    dir = "/tmp/steward-demo-" + std::to_string(steward::platform::effective_uid());
+  }
+  auto opened = g_control.open(dir.c_str(), "control");
+  if (!opened) {
+    std::printf("steward demo: control socket in %s: %s (errno/value %d)\n", dir.c_str(),
+                steward::describe(opened.error().code), static_cast<int>(opened.error().value));
+    return 1;
+  }
+  steward::worker_config cfg;
+  cfg.name = "control";
+  cfg.body = &control_body;
+  if (!g_control_worker.configure(cfg) || !g_control_worker.start()) return 1;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  std::printf("[%8.2f ms] control socket %s (control enabled); watch it with:\n  steward-top %s\n",
+              ms_since_start(), g_control.socket_path(), g_control.socket_path());
+  if (fault_every > 0) std::printf("[%8.2f ms] a filter fault every %d s\n", ms_since_start(), fault_every);
+  std::printf("[%8.2f ms] Ctrl-C (SIGINT) or SIGTERM stops the tree\n", ms_since_start());
+  std::fflush(stdout);
+  int seconds = 0;
+  for (;;) {
+    auto ended = g_tree.wait(1s);
+    if (ended) break;  // stopped (a signal) or failed
+    if (ended.error() != steward::errc::timeout) break;
+    if (fault_every > 0 && ++seconds % fault_every == 0) {
+      note("injecting a fault into the filter");
+      g_pipe.inject_fault = true;
+    }
+    std::fflush(stdout);
+  }
+  note("stopping: the control worker, then the tree");
+  auto served = g_control_worker.stop(1s);
+  g_control.close();
+  if (g_sd.enabled()) {
+    static_cast<void>(g_feeder.stop(1s));
+    static_cast<void>(g_service.stopping());
+  }
+  auto stopped = g_tree.stop();
+  check(served.has_value() && served->reason == steward::exit_reason::stopped,
+        "control worker stopped cleanly");
+  check(stopped.has_value() || g_tree.state() == steward::tree_state::failed, "tree stopped");
+  bool ledger_ok = true;
+  for (int i = 0; i < k_resources; ++i) ledger_ok = ledger_ok && g_acquired[i] == g_released[i];
+  check(ledger_ok, "every resource acquired was released exactly once");
+  std::printf("\n%s (%d failed checks)\n", g_checks_failed == 0 ? "DEMO OK" : "DEMO FAILED", g_checks_failed);
+  return g_checks_failed == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  g_pipe.log_path = argc > 1 ? argv[1] : "steward-demo.log";
+  bool watch = false;
+  const char* socket_dir = nullptr;
+  int fault_every = 10;
+  g_pipe.log_path = "steward-demo.log";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--watch") == 0) {
+      watch = true;
+    } else if (std::strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+      socket_dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--faults") == 0 && i + 1 < argc) {
+      fault_every = std::atoi(argv[++i]);
+    } else if (argv[i][0] != '-') {
+      g_pipe.log_path = argv[i];
+    } else {
+      std::printf("usage: steward_demo [--watch [--socket DIR] [--faults SECONDS]] [LOG_FILE]\n");
+      return 2;
+    }
+  }
   auto t0 = steward::platform::monotonic_now();
   if (!t0) return 1;
   g_t0 = *t0;
@@ -263,6 +365,7 @@ int main(int argc, char** argv) {
                 g_sd.watchdog_enabled() ? "WATCHDOG=1 (while healthy)" : "no watchdog",
                 std::chrono::duration<double, std::milli>(g_feed_period).count());
   }
+  if (watch) return built && started ? run_watch(socket_dir, fault_every) : 1;
   run_for(150ms);
   std::printf("[%8.2f ms] running: %ld samples, %ld filtered, %ld bytes logged\n", ms_since_start(),
               g_pipe.samples.load(), g_pipe.filtered.load(), g_pipe.logged_bytes.load());

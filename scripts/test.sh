@@ -13,7 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 stages=${STEWARD_STAGES:-"native clang tidy docs tsan repeat asan no-exceptions consumer cross"}
-if [[ " $stages " == *" cross "* ]]; then scripts/deps.sh --cross; else scripts/deps.sh; fi
+deps_args=()
+[[ " $stages " == *" cross "* ]] && deps_args+=(--cross)
+# tmux only for the steward_top_tmux test, which the native stage runs (skipped without it).
+[[ " $stages " == *" native "* ]] && deps_args+=(--tmux)
+scripts/deps.sh "${deps_args[@]}"
 jobs=$(nproc)
 passed=0
 failed=0

@@ -9,7 +9,6 @@
 #include "steward/platform/clock.hpp"
 
 namespace steward {
-namespace {
 
 const char* errc_name(errc code) noexcept {
   switch (code) {
@@ -66,6 +65,8 @@ const char* errc_name(errc code) noexcept {
   }
   return "unknown";
 }
+
+namespace {
 
 const char* text_or_dash(const char* s) noexcept {
   return s != nullptr && *s != '\0' ? s : "-";

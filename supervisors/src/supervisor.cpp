@@ -1215,8 +1215,23 @@ result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_repo
   }
   if (m_resume_round != round || !sub.m_paused) return fail(errc::cancelled, sub.name());  // a resume did
   if (out.count != 0) return fail(errc::timeout, out.not_parked[0], static_cast<std::int32_t>(out.count));
-  emit(tree_event_kind::subtree_paused, sub, nullptr, {}, now_or_zero() - *start);
+  const duration took = now_or_zero() - *start;
+  record_pause_ack_walk(sub, took);
+  emit(tree_event_kind::subtree_paused, sub, nullptr, {}, took);
   return {};
+}
+
+// Remembers how long the pause of `sup` took to acknowledge, for it and every supervisor below
+// (snapshot()'s last_pause_ack). Under m_op.
+void tree_base::record_pause_ack_walk(supervisor_base& sup, duration took) noexcept {
+  {
+    platform::lock_guard lock(m_state);
+    sup.m_last_pause_ack = took;
+  }
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (s.in_use && s.spec.supervisor != nullptr) record_pause_ack_walk(*s.spec.supervisor, took);
+  }
 }
 
 void tree_base::resume_walk(supervisor_base& sup) noexcept {
@@ -1351,9 +1366,11 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
       c.restart_pending = s.restart_pending;
       c.unresponsive = s.unresponsive;
       c.time_in_state = now - s.state_since;
+      c.last_pause_ack = sup.m_last_pause_ack;
       if (s.spec.supervisor != nullptr) {
         const auto& child = *s.spec.supervisor;
         c.kind = child_kind::supervisor;
+        c.last_pause_ack = child.m_last_pause_ack;
         c.state = child.m_failed     ? worker_state::failed
                   : !child.m_running ? worker_state::stopped
                   : child.m_paused   ? worker_state::paused

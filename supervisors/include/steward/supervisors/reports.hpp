@@ -34,6 +34,8 @@ enum class report_context : std::uint8_t {
   shutdown,          // intensity_exceeded, escalated, auto_shutdown, tree_failed
 };
 [[nodiscard]] const char* to_string(report_context c) noexcept;
+// The error code's identifier as written in report lines ("worker_failed"). Never null.
+[[nodiscard]] const char* errc_name(errc code) noexcept;
 [[nodiscard]] report_context context_of(tree_event_kind k) noexcept;
 
 // One report. Trivially copyable: text fields point at static text (ids, names, error subjects).

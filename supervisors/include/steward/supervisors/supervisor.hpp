@@ -130,6 +130,17 @@ struct child_snapshot {
   bool unresponsive{false};  // missed its liveness period and has shown no progress since
   duration time_in_state{};
   duration time_parked{};
+  // How long the last acknowledged pause that covered this child took, request to every worker
+  // of the paused subtree parked (a worker: its supervisor's; zero: never paused).
+  duration last_pause_ack{};
+};
+
+// Where a snapshot path leads (tree_base::locate()).
+struct child_location {
+  supervisor_base* parent{nullptr};      // the supervisor that holds the child; null for the root
+  const char* id{nullptr};               // the child's id (the root: its name)
+  supervisor_base* supervisor{nullptr};  // set when the child is a supervisor (or the root)
+  bool parent_paused{false};             // the parent's subtree is paused (restarts wait for resume)
 };
 
 struct child_counts {
@@ -225,6 +236,7 @@ class supervisor_base {
   bool m_failed{false};
   bool m_paused{false};
   time_point m_state_since{};
+  duration m_last_pause_ack{};  // under the tree's state lock
 };
 
 template <std::size_t Capacity>
@@ -303,6 +315,11 @@ class tree_base {
   // running tree operation for longer than a few slot copies.
   [[nodiscard]] result<std::size_t> snapshot(child_snapshot* out, std::size_t capacity) const noexcept;
 
+  // Finds the child a snapshot path names: "root/acquisition/sampler" (`length` bytes, no
+  // terminator needed); the root's own name is the root. Takes only the short state lock.
+  // Returns: where it is; invalid_argument (subject = the root's name) if no child has that path.
+  [[nodiscard]] result<child_location> locate(const char* path, std::size_t length) const noexcept;
+
   [[nodiscard]] tree_state state() const noexcept { return m_state_value.load(std::memory_order_acquire); }
 
   // Waits until the tree is no longer running: stopped (stop() on another thread, an async stop,
@@ -364,6 +381,7 @@ class tree_base {
   void wait_paused_walk(supervisor_base& sup, time_point deadline, pause_report& report) noexcept;
   std::size_t recheck_quarantined(supervisor_base& sup, const char** first_hung) noexcept;
   void resume_walk(supervisor_base& sup) noexcept;
+  void record_pause_ack_walk(supervisor_base& sup, duration took) noexcept;
   bool contains(const supervisor_base& sup) const noexcept;
   bool called_from_tree() const noexcept;
   bool called_from_tree(const supervisor_base& sup) const noexcept;
