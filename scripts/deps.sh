@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages steward's scripts need, only those missing.
-# Usage: scripts/deps.sh [--cross] [--bench] [--docs]
+# Usage: scripts/deps.sh [--cross] [--bench] [--docs] [--model]
 #   --cross adds the cross compilers and qemu-user; --bench adds rt-tests (cyclictest, the
 #   baseline of the jitter benchmark), erlang-base (erl and erlc, for the Erlang/OTP supervisor
 #   figures measured beside steward's) and python3 (renders the README's benchmark tables);
-#   --docs adds doxygen and graphviz (scripts/docs.sh: the API reference and its diagrams).
+#   --docs adds doxygen and graphviz (scripts/docs.sh: the API reference and its diagrams);
+#   --model adds spin (scripts/model.sh: the Promela model of the lifecycle protocol, checked
+#   exhaustively, and its seeded mutants).
 set -euo pipefail
 need=(cmake ninja-build g++ clang doctest-dev libexpected-dev pkg-config)
 for arg in "$@"; do
@@ -12,6 +14,7 @@ for arg in "$@"; do
     --cross) need+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu qemu-user) ;;
     --bench) need+=(rt-tests erlang-base python3) ;;
     --docs) need+=(doxygen graphviz) ;;
+    --model) need+=(spin) ;;
   esac
 done
 missing=()
