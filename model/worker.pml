@@ -34,7 +34,7 @@
 
 /* The bounds. A scenario (scripts/model.sh) sets them; each is checked exhaustively. */
 #ifndef CTRL0_OPS
-#define CTRL0_OPS 3      /* calls controller 0 makes (it may use handles) */
+#define CTRL0_OPS 2      /* calls controller 0 makes (it may use handles) */
 #endif
 #ifndef CTRL1_OPS
 #define CTRL1_OPS 0      /* calls controller 1 makes (0: it does not run) */

@@ -78,7 +78,23 @@ mutant_now() {
   fi
 }
 
-# Runs check_now / mutant_now as background jobs, one per CPU; their reports are printed in
+# mutant_live_now name model defines...: the liveness search alone must catch the mutant (so
+# that the LTL formula is shown to bite, not only the end-state check).
+mutant_live_now() {
+  local name=$1 model=$2
+  shift 2
+  echo "-- mutant $name, liveness search only ($model $*)"
+  local rc=0 opt=-O0
+  pan_run "$out/mutant-$name/liveness-only" "$model" liveness "$@" || rc=$?
+  if ((rc == 1)); then
+    echo "   caught"
+  else
+    echo "FAIL: mutant $name was not caught by the liveness search"
+    return 1
+  fi
+}
+
+# Runs check_now / mutant_now / mutant_live_now as background jobs, one per CPU; their reports are printed in
 # the order the jobs were given.
 jobs_max=$(nproc)
 reports=()
@@ -94,6 +110,7 @@ spawn() {  # kind name model defines...
 }
 check() { spawn check "$@"; }
 mutant() { spawn mutant "$@"; }
+mutant_live() { spawn mutant_live "$@"; }
 
 # The worker slot, in two bounded scenarios: one controller using handles, the async stop and
 # a restart in place; two controllers racing each other.
@@ -105,6 +122,7 @@ check worker-pair model/worker.pml "${pair[@]}"
 mutant flag-outside-lock model/worker.pml "${solo[@]}" -DFLAG_OUTSIDE_LOCK
 mutant notify-before-set model/worker.pml "${solo[@]}" -DNOTIFY_BEFORE_SET
 mutant stop-no-unpark model/worker.pml "${solo[@]}" -DSTOP_NO_UNPARK
+mutant_live stop-no-unpark model/worker.pml "${solo[@]}" -DSTOP_NO_UNPARK
 mutant stale-generation model/worker.pml "${solo[@]}" -DSTALE_GEN
 mutant cleanup-twice model/worker.pml "${solo[@]}" -DCLEANUP_TWICE
 # four incarnations while a handle to the first is held: a 2-bit counter comes back to it
