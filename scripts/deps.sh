@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages steward's scripts need, only those missing.
-# Usage: scripts/deps.sh [--cross] [--bench] [--docs] [--tmux]
+# Usage: scripts/deps.sh [--cross] [--bench] [--docs] [--tmux] [--model]
 #   --cross adds the cross compilers and qemu-user; --bench adds rt-tests (cyclictest, the
 #   baseline of the jitter benchmark), erlang-base (erl and erlc, for the Erlang/OTP supervisor
 #   figures measured beside steward's) and python3 (renders the README's benchmark tables);
 #   --docs adds doxygen and graphviz (scripts/docs.sh: the API reference and its diagrams);
 #   --tmux adds tmux (the steward_top_tmux test drives steward-top in a real terminal, and
 #   scripts/demo.sh --watch shows the demo beside it; without tmux the test is skipped).
+#   --model adds spin (scripts/model.sh: the Promela model of the lifecycle protocol, checked
+#   exhaustively, and its seeded mutants).
 set -euo pipefail
 need=(cmake ninja-build g++ clang doctest-dev libexpected-dev pkg-config)
 for arg in "$@"; do
@@ -15,6 +17,7 @@ for arg in "$@"; do
     --bench) need+=(rt-tests erlang-base python3) ;;
     --docs) need+=(doxygen graphviz) ;;
     --tmux) need+=(tmux) ;;
+    --model) need+=(spin) ;;
   esac
 done
 missing=()

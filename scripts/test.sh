@@ -4,7 +4,8 @@
 # concurrency tests repeated (native, TSan, and native beside a CPU load), AddressSanitizer+UBSan,
 # -fno-exceptions -fno-rtti, a consumer project built against the installed package, and the
 # suite cross-compiled for aarch64, armhf and riscv64 under qemu, and the API reference
-# (scripts/docs.sh: doxygen, warnings are errors; about 25 s with the install).
+# (scripts/docs.sh: doxygen, warnings are errors; about 25 s with the install), and the
+# Promela model of the lifecycle protocol with its seeded mutants (scripts/model.sh, spin).
 # Usage: scripts/test.sh            (everything)
 #        STEWARD_STAGES="native tsan" scripts/test.sh   (a subset)
 #        STEWARD_REPEAT_NATIVE / STEWARD_REPEAT_TSAN / STEWARD_REPEAT_LOADED: repeat counts of
@@ -12,11 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-stages=${STEWARD_STAGES:-"native clang tidy docs tsan repeat asan no-exceptions consumer cross"}
+stages=${STEWARD_STAGES:-"native clang tidy docs model tsan repeat asan no-exceptions consumer cross"}
 deps_args=()
 [[ " $stages " == *" cross "* ]] && deps_args+=(--cross)
 # tmux only for the steward_top_tmux test, which the native stage runs (skipped without it).
 [[ " $stages " == *" native "* ]] && deps_args+=(--tmux)
+[[ " $stages " == *" model "* ]] && deps_args+=(--model)
 scripts/deps.sh "${deps_args[@]}"
 jobs=$(nproc)
 passed=0
@@ -167,6 +169,10 @@ for s in $stages; do
     tidy)
       echo "== stage tidy"
       if scripts/tidy.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(tidy); fi
+      ;;
+    model)
+      echo "== stage model"
+      if scripts/model.sh build/ci-model; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(model); fi
       ;;
     docs)
       echo "== stage docs"
