@@ -1,7 +1,9 @@
 // The liveness watchdog (issue 12, item 1): the monitor's rules on synthetic samples, and a tree
 // that reports or fails a silent child, on the manual clock - each step is reached by
 // advancing time and waiting for the runner's acknowledgement (it waits for its next deadline),
-// never by sleeping.
+// never by sleeping. Seeded mutants, each caught here: a monitor without its period (the slot
+// never armed) fails the tree cases; a watchdog that never emits child_unresponsive fails the
+// report, fail and quarantine cases.
 #include <string>
 #include <thread>
 

@@ -1,6 +1,9 @@
 // The sequential stop's hand-off chain (NOTE-4 in supervisor.cpp): each stopped child's exit,
 // on its own thread, asks the sibling stopped next - strict reverse order kept, deadlines per
 // child kept, and a child that hangs or ends on its own early breaks the chain safely.
+// Seeded mutants (on_worker_exit in supervisor.cpp), each caught here: without the stop_sent
+// guard, "ends on its own before its turn" fails (child 0 asked too early); without the
+// hand-off itself, all four fail (every child asked by the stopper).
 #include <string>
 #include <thread>
 
