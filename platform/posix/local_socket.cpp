@@ -219,6 +219,15 @@ result<int> local_connect(const char* path) noexcept {
   return fd;
 }
 
+bool peer_hung_up(int fd) noexcept {
+  char byte = 0;
+  ssize_t n = 0;
+  do {
+    n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);  // EOF, or a reset
+}
+
 result<io_transfer> read_some(int fd, char* data, std::size_t size) noexcept {
   io_transfer out;
   if (size == 0) return out;

@@ -496,6 +496,14 @@ result<void> control_server_base::accept_pending() noexcept {
     for (std::size_t i = 0; i < m_client_capacity && free_slot == nullptr; ++i) {
       if (m_clients[i].fd < 0) free_slot = &m_clients[i];
     }
+    // Full: a client that has hung up since the last service pass gives its slot back first,
+    // so `busy` means as many live clients as MaxClients, not a pass that has not run yet.
+    for (std::size_t i = 0; i < m_client_capacity && free_slot == nullptr; ++i) {
+      if (platform::peer_hung_up(m_clients[i].fd)) {
+        drop(m_clients[i]);
+        free_slot = &m_clients[i];
+      }
+    }
     if (free_slot == nullptr) {
       count(m_stats.refused_busy);
       const int n =

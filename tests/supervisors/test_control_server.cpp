@@ -498,8 +498,9 @@ TEST_CASE("control socket: more clients than MaxClients are told busy" * doctest
   CHECK_FALSE(d.line(more));
   a.send("hello 1\n");
   CHECK(a.line() == "ok hello 1 read-only");
-  // A slot freed by a client that leaves is used again: poll() looks at its clients (and finds
-  // b's hang-up, which happened before e's connect) before it accepts.
+  // A slot freed by a client that leaves is used again: when the slots are full, the accept
+  // first looks for clients that hung up (b's hang-up happened before e's connect), whether or
+  // not a service pass has seen it yet.
   platform::close_fd(b.fd);
   b.fd = -1;
   client e(server.socket_path());

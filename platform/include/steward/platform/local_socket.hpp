@@ -104,5 +104,8 @@ struct io_transfer {
 [[nodiscard]] result<io_transfer> write_some(int fd, const char* data, std::size_t size) noexcept;
 // Closes a descriptor from accept() or local_connect(). Negative: nothing to do.
 void close_fd(int fd) noexcept;
+// True when the peer of a connected stream socket has closed and nothing is left to read (a
+// non-blocking peek sees end of file); never blocks, never consumes data.
+[[nodiscard]] bool peer_hung_up(int fd) noexcept;
 
 }  // namespace steward::platform
