@@ -13,20 +13,6 @@
 namespace steward {
 namespace {
 
-const char* tree_state_word(tree_state s) noexcept {
-  switch (s) {
-    case tree_state::idle:
-      return "idle";
-    case tree_state::running:
-      return "running";
-    case tree_state::stopped:
-      return "stopped";
-    case tree_state::failed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 bool is_blank(char c) noexcept {
   return c == ' ' || c == '\t';
 }
@@ -130,18 +116,21 @@ result<control_request> parse_control_request(const char* line, std::size_t leng
     return r;
   }
   if (same_word(verb, verb_length, "hello")) {
-    if (count != 2 || lengths[1] > 9) return fail(errc::invalid_argument, control_word::bad_request);
-    std::uint32_t v = 0;
+    if (count != 2) return fail(errc::invalid_argument, control_word::bad_request);
+    // Any decimal number is a version; one too large to hold is reported as INT32_MAX.
+    constexpr std::uint64_t k_largest = 0x7fffffff;
+    std::uint64_t v = 0;
     for (std::size_t k = 0; k < lengths[1]; ++k) {
       const char c = words[1][k];
       if (c < '0' || c > '9') return fail(errc::invalid_argument, control_word::bad_request);
-      v = v * 10 + static_cast<std::uint32_t>(c - '0');
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+      if (v > k_largest) v = k_largest;
     }
     if (v != k_control_protocol_version) {
       return fail(errc::invalid_argument, control_word::unsupported_version, static_cast<std::int32_t>(v));
     }
     r.verb = control_verb::hello;
-    r.version = v;
+    r.version = static_cast<std::uint32_t>(v);
     return r;
   }
   const control_verb with_path[] = {control_verb::pause, control_verb::resume, control_verb::stop,
@@ -214,6 +203,7 @@ std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t ca
   flag(c.quarantined, "quarantined");
   flag(c.restart_pending, "restart_pending");
   flag(c.unresponsive, "unresponsive");
+  flag(c.path_cut, "path_cut");
   if (f == 0) flags[f++] = '-';
   flags[f] = '\0';
   const bool failed_once = c.has_exited && is_failure(c.last_reason);
@@ -316,7 +306,7 @@ std::size_t control_server_base::answer_snapshot(char* out, std::size_t capacity
   if (!count) return format_control_error(count.error(), out, capacity);
   std::size_t at = advance(0,
                            std::snprintf(out, capacity, "ok snapshot tree=%s root=%s children=%zu\n",
-                                         tree_state_word(state), m_tree.root().name(), *count),
+                                         to_string(state), m_tree.root().name(), *count),
                            capacity);
   for (std::size_t i = 0; i < *count; ++i) at += format_child_line(m_records[i], out + at, capacity - at);
   at = advance(at, std::snprintf(out + at, capacity - at, "end\n"), capacity);
@@ -328,6 +318,9 @@ result<void> control_server_base::execute(const control_request& r) noexcept {
   auto found = m_tree.locate(r.path, r.path_length);
   if (!found) return fail(errc::invalid_argument, control_word::not_found);
   const child_location at = *found;
+  // pause, stop and restart may wait (a pause timeout, a shutdown deadline): the poll that ran
+  // one ends after it, so serve() reaches its safe point between any two such waits.
+  m_waited = r.verb != control_verb::resume;
   switch (r.verb) {
     case control_verb::pause:
       if (at.supervisor == nullptr) return fail(errc::invalid_argument, control_word::not_a_subtree);
@@ -340,10 +333,8 @@ result<void> control_server_base::execute(const control_request& r) noexcept {
       return m_tree.terminate_child(*at.parent, at.id);
     case control_verb::restart: {
       if (at.parent == nullptr) return fail(errc::invalid_argument, control_word::root);
-      // Refused before anything is stopped: restart_child() would refuse after the stop.
-      if (at.parent_paused) return fail(errc::already_paused, at.id);
-      STEWARD_TRY(m_tree.terminate_child(*at.parent, at.id));  // idempotent on a stopped child
-      return m_tree.restart_child(*at.parent, at.id);
+      // One tree operation: checked before anything is stopped, with no pause in between.
+      return m_tree.cycle_child(*at.parent, at.id);
     }
     case control_verb::hello:
     case control_verb::snapshot:
@@ -438,6 +429,10 @@ void control_server_base::service(detail::control_client& c, time_point now) noe
     if (end < c.in_used) {
       take_line(c, end, now);
       ++served;
+      if (m_waited) {  // its answer now, the rest after serve()'s safe point
+        if (!flush(c)) drop(c);
+        break;
+      }
       continue;
     }
     if (c.in_used == sizeof c.in) {
@@ -449,9 +444,9 @@ void control_server_base::service(detail::control_client& c, time_point now) noe
                                           out_of(c), m_reply_bytes);
         c.out_sent = 0;
         c.discarding = true;
-        ++served;
       }
       c.in_used = 0;
+      ++served;  // each skipped buffer counts: a line without end must not hold the server
       continue;
     }
     if (c.closing) {
@@ -470,7 +465,7 @@ void control_server_base::service(detail::control_client& c, time_point now) noe
     }
     c.in_used += got->bytes;
   }
-  m_backlog = true;  // served its share; the rest next time
+  m_backlog = true;  // served its share (or ran a command that waited); the rest next time
 }
 
 result<void> control_server_base::accept_pending() noexcept {
@@ -529,9 +524,18 @@ result<void> control_server_base::accept_pending() noexcept {
 result<void> control_server_base::poll(time_point now) noexcept {
   if (!m_listener.is_open()) return fail(errc::not_running, "control socket");
   m_backlog = false;
-  // Clients first: one that has hung up frees its slot for a connection accepted below.
-  for (std::size_t i = 0; i < m_client_capacity; ++i) {
+  m_waited = false;
+  // Clients first: one that has hung up frees its slot for a connection accepted below. After
+  // a command that waited, the others are served on the next poll, which starts after this
+  // client, so that one client's commands cannot starve the rest.
+  for (std::size_t k = 0; k < m_client_capacity; ++k) {
+    const std::size_t i = (m_first_client + k) % m_client_capacity;
     if (m_clients[i].fd >= 0) service(m_clients[i], now);
+    if (m_waited) {
+      m_first_client = (i + 1) % m_client_capacity;
+      m_backlog = true;
+      break;
+    }
   }
   return accept_pending();
 }

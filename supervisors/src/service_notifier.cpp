@@ -9,20 +9,6 @@
 namespace steward {
 namespace {
 
-const char* state_word(tree_state s) noexcept {
-  switch (s) {
-    case tree_state::idle:
-      return "idle";
-    case tree_state::running:
-      return "running";
-    case tree_state::stopped:
-      return "stopped";
-    case tree_state::failed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 bool same_text(const char* a, const char* b) noexcept {
   for (; *a != '\0' && *a == *b; ++a, ++b) {
   }
@@ -77,7 +63,7 @@ std::size_t format_status(const tree_health& h, char* out, std::size_t capacity)
   if (capacity == 0) return 0;
   const int n =
       std::snprintf(out, capacity, "%s: %zu running, %zu paused, %zu restarting, %zu failed, %zu hung",
-                    state_word(h.state), h.running, h.paused, h.restarting, h.failed, h.hung);
+                    to_string(h.state), h.running, h.paused, h.restarting, h.failed, h.hung);
   if (n < 0) {
     out[0] = '\0';
     return 0;

@@ -51,6 +51,20 @@ class op_guard {
 
 }  // namespace
 
+const char* to_string(tree_state s) noexcept {
+  switch (s) {
+    case tree_state::idle:
+      return "idle";
+    case tree_state::running:
+      return "running";
+    case tree_state::stopped:
+      return "stopped";
+    case tree_state::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
 const char* to_string(tree_event_kind k) noexcept {
   switch (k) {
     case tree_event_kind::child_started:
@@ -567,6 +581,16 @@ bool tree_base::still_hung(slot& s) noexcept {
   if (s.spec.worker_slot != nullptr && !is_terminal(s.spec.worker_slot->state())) return true;
   platform::lock_guard lock(m_state);
   s.quarantined = false;
+  return false;
+}
+
+// Whether a worker below `sup` is still quarantined. Under m_op.
+bool tree_base::any_hung_below(supervisor_base& sup) noexcept {
+  for (std::size_t i = 0; i < sup.m_count; ++i) {
+    slot& s = sup.m_slots[i];
+    if (!s.in_use) continue;
+    if (s.spec.supervisor != nullptr ? any_hung_below(*s.spec.supervisor) : still_hung(s)) return true;
+  }
   return false;
 }
 
@@ -1316,6 +1340,20 @@ result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noex
   return start_child(sup, *s, now_or_zero());
 }
 
+result<void> tree_base::cycle_child(supervisor_base& sup, const char* id) noexcept {
+  STEWARD_TRY(check_management(sup, id));
+  op_guard op(m_op, this);  // held from the checks to the start: a pause cannot land between
+  auto found = find_managed(sup, id);
+  if (!found) return fail(found.error());
+  slot* s = *found;
+  if (state() != tree_state::running || !sup.m_running) return fail(errc::not_running, id);
+  if (sup.m_paused) return fail(errc::already_paused, id);
+  // A subtree with a hung worker cannot stop within its deadline: refuse before stopping it.
+  if (s->spec.supervisor != nullptr && any_hung_below(*s->spec.supervisor)) return fail(errc::stopping, id);
+  if (s->active && !stop_child(sup, *s, now_or_zero(), nullptr)) return fail(errc::timeout, id);
+  return start_child(sup, *s, now_or_zero());
+}
+
 result<void> tree_base::delete_child(supervisor_base& sup, const char* id) noexcept {
   STEWARD_TRY(check_management(sup, id));
   op_guard op(m_op, this);
@@ -1357,7 +1395,8 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
     if (out != nullptr && at < capacity) {
       child_snapshot& c = out[at];
       c = child_snapshot{};
-      static_cast<void>(std::snprintf(c.path, sizeof c.path, "%s/%s", prefix, s.spec.id));
+      const int written = std::snprintf(c.path, sizeof c.path, "%s/%s", prefix, s.spec.id);
+      c.path_cut = written < 0 || static_cast<std::size_t>(written) >= sizeof c.path;
       c.restarts = s.restarts;
       c.last_reason = s.last_reason;
       c.last_error = s.last_error;

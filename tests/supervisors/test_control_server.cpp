@@ -182,7 +182,7 @@ TEST_CASE("control protocol: malformed requests are refused with bad_request") {
   const char* bad[] = {"",           " snapshot", "snapshot ",   "snapshot  x",
                        "snapshot x", "pause",     "pause  root", "pause a b",
                        "hello",      "hello x",   "hello 1 2",   "hello -1",
-                       "Snapshot",   "snap",      "pauseroot",   "hello 1234567890"};
+                       "Snapshot",   "snap",      "pauseroot",   "hello 1x"};
   for (const char* line : bad) {
     CAPTURE(line);
     auto r = steward::parse_control_request(line, std::strlen(line));
@@ -217,6 +217,12 @@ TEST_CASE("control protocol: only version 1 is spoken") {
   steward::format_control_error(two.error(), line, sizeof line);
   CHECK(std::string(line) == "err unsupported_version asked 2, this server speaks 1\n");
   CHECK_FALSE(steward::parse_control_request("hello 0", 7).has_value());
+  // A number of any length is a version, reported as the largest int when it does not fit.
+  auto huge = steward::parse_control_request("hello 12345678901234567890", 26);
+  REQUIRE_FALSE(huge.has_value());
+  CHECK(std::string(huge.error().subject) == "unsupported_version");
+  CHECK(huge.error().value == 2147483647);
+  CHECK(steward::parse_control_request("hello 0001", 10).has_value());
 }
 
 TEST_CASE("control protocol: fields are read back from reply lines") {
@@ -650,4 +656,131 @@ TEST_CASE("control socket: poll() serves a client without allocating" * doctest:
   CHECK(c.line() == "end");
   CHECK(starts_with(c.line(), "err bad_request "));
   CHECK(starts_with(c.line(), "err too_long "));
+}
+
+TEST_CASE("control socket: a poll runs at most one command that waits, then starts with the next client" *
+          doctest::timeout(60)) {
+  control_tree t;
+  temp_dir tmp;
+  control_options opts;
+  opts.allow_control = true;
+  opts.pause_timeout = k_ack;
+  test_server server(t.tree, opts);
+  REQUIRE(server.open((tmp.path + "/ctl").c_str(), "control"));
+  client first(server.socket_path());
+  client second(server.socket_path());
+  auto now = platform::monotonic_now();
+  REQUIRE(now.has_value());
+  REQUIRE(server.poll(*now));  // accepts both (first into the first slot), greets them
+  REQUIRE(server.clients() == 2);
+  CHECK(first.line() == "steward-control 1 control");
+  CHECK(second.line() == "steward-control 1 control");
+  // A local socket's write is in the peer's buffer when it returns: both requests are there.
+  first.send("stop root/c2\nrestart root/c2\n");
+  second.send("hello 1\n");
+
+  REQUIRE(server.poll(*now));
+  CHECK(server.stats().commands == 1);  // the stop, and nothing after it in this poll
+  CHECK(t.k.workers[2]->state() == worker_state::stopped);
+  CHECK(first.line() == "ok stop root/c2");
+  pollfd unanswered{second.fd, POLLIN, 0};
+  CHECK(::poll(&unanswered, 1, 0) == 0);  // the server runs in this thread: nothing is on its way
+
+  REQUIRE(server.poll(*now));  // the second client first, then the first one's restart
+  CHECK(second.line() == "ok hello 1 control");
+  CHECK(first.line() == "ok restart root/c2");
+  CHECK(server.stats().commands == 2);
+  CHECK(t.k.starts(2) == 2);
+}
+
+TEST_CASE("control: restart refused by a paused supervisor or a hung worker below leaves the child as it was" *
+          doctest::timeout(60)) {
+  kit k;
+  steward::supervisor<2> sub{{"sub", steward::strategy::one_for_one, 5, std::chrono::seconds(60)}};
+  steward::supervisor<2> root{{"root", steward::strategy::one_for_one, 5, std::chrono::seconds(60)}};
+  REQUIRE(sub.add_child(k.spec(0)));
+  auto stubborn = k.spec(1);
+  stubborn.shutdown = std::chrono::milliseconds(20);
+  REQUIRE(sub.add_child(stubborn));
+  REQUIRE(root.add_child(supervisor_child("sub", sub)));
+  test_tree tree{root};
+  REQUIRE(tree.start());
+  control_options opts;
+  opts.allow_control = true;
+  opts.pause_timeout = k_ack;
+  test_server server(tree, opts);
+
+  CHECK(answer(server, "pause root/sub") == "ok pause root/sub\n");
+  CHECK(starts_with(answer(server, "restart root/sub/c0"), "err already_paused c0"));
+  CHECK(k.workers[0]->state() == worker_state::paused);
+  CHECK(answer(server, "resume root/sub") == "ok resume root/sub\n");
+
+  // c1 hangs and misses its deadline: quarantined. Restarting its subtree would stop c0 and
+  // then fail on c1, so it is refused before anything stops.
+  REQUIRE(eventually([&] { return k.workers[1]->state() == worker_state::running; }));
+  k.command(1, hang);
+  REQUIRE(eventually([&] { return k.ctl[1].cmd.load() == run; }));  // it took the command
+  CHECK(starts_with(answer(server, "stop root/sub/c1"), "err timeout c1"));
+  CHECK(starts_with(answer(server, "restart root/sub"), "err stopping sub"));
+  CHECK(k.workers[0]->state() == worker_state::running);
+  CHECK(k.starts(0) == 1);
+  k.ctl[1].hang_release = true;
+  REQUIRE(eventually([&] { return steward::is_terminal(k.workers[1]->state()); }));
+  CHECK(answer(server, "restart root/sub") == "ok restart root/sub\n");  // out of quarantine now
+  CHECK(k.starts(0) == 2);
+  CHECK(k.starts(1) == 2);
+}
+
+TEST_CASE("control: restarts racing pauses of the parent never leave the child stopped" * doctest::timeout(120)) {
+  control_tree t;
+  control_options opts;
+  opts.allow_control = true;
+  opts.pause_timeout = k_ack;
+  test_server server(t.tree, opts);
+  std::atomic<bool> done{false};
+  std::thread pauser([&] {
+    while (!done.load()) {
+      CHECK(t.tree.pause(t.sub, k_ack));
+      CHECK(t.tree.resume(t.sub));
+    }
+  });
+  int restarted = 0;
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::string r = answer(server, "restart root/sub/c0");
+    if (r == "ok restart root/sub/c0\n") {
+      ++restarted;
+    } else {
+      CHECK(starts_with(r, "err already_paused c0"));
+      ++refused;
+    }
+    // Whatever the answer, c0 runs or is parked by the pause: it was never left stopped.
+    const worker_state s = t.k.workers[0]->state();
+    CHECK((s == worker_state::running || s == worker_state::paused || s == worker_state::pausing));
+  }
+  done = true;
+  pauser.join();
+  CHECK(t.k.starts(0) == 1 + restarted);
+  MESSAGE("restarted " << restarted << ", refused while paused " << refused);
+}
+
+TEST_CASE("control: a path cut to fit the snapshot is flagged so that no client addresses it") {
+  kit k;
+  steward::supervisor<1> deep{{"a-supervisor-with-a-name-rather-too-long-for-the-view-xxy",
+                               steward::strategy::one_for_one, 5, std::chrono::seconds(60)}};
+  steward::supervisor<1> root{{"root", steward::strategy::one_for_one, 5, std::chrono::seconds(60)}};
+  REQUIRE(deep.add_child(k.spec(0)));
+  REQUIRE(root.add_child(supervisor_child("a-supervisor-with-a-name-rather-too-long-for-the-view-xxy", deep)));
+  test_tree tree{root};
+  REQUIRE(tree.start());
+  steward::child_snapshot snap[2];
+  auto n = tree.snapshot(snap, 2);
+  REQUIRE(n);
+  REQUIRE(*n == 2);
+  CHECK_FALSE(snap[0].path_cut);  // "root/<57 bytes>" fits in 63
+  CHECK(snap[1].path_cut);
+  CHECK(std::string(snap[1].path) == (std::string(snap[0].path) + "/c0").substr(0, 63));
+  test_server server(tree);
+  const std::string reply = answer(server, "snapshot");
+  CHECK(reply.find("flags=path_cut ") != std::string::npos);
 }

@@ -172,7 +172,8 @@ class control_server_base {
   control_server_base(tree_base& tree, const control_options& options, child_snapshot* records,
                       std::size_t record_capacity, detail::control_client* clients,
                       std::size_t client_capacity, char* replies, std::size_t reply_bytes) noexcept;
-  ~control_server_base() { close(); }
+  // The derived class closes: by now its client arrays are gone. The listener closes itself.
+  ~control_server_base() = default;
 
  private:
   std::size_t answer_snapshot(char* out, std::size_t capacity) noexcept;
@@ -195,6 +196,8 @@ class control_server_base {
   platform::local_listener m_listener;
   detail::control_counters m_stats{};
   bool m_backlog{false};  // a client has complete lines left for the next poll()
+  bool m_waited{false};   // this poll ran a command that may wait (pause, stop, restart)
+  std::size_t m_first_client{0};  // where the next poll() starts serving
 };
 
 // A control server for a tree of up to MaxChildren children (every child of every supervisor,
@@ -212,7 +215,7 @@ class control_server final : public control_server_base {
   explicit control_server(tree_base& tree, const control_options& options = {}) noexcept
       : control_server_base(tree, options, m_records, MaxChildren, m_clients, MaxClients, &m_replies[0][0],
                             k_reply_bytes) {}
-  ~control_server() = default;
+  ~control_server() { close(); }
   control_server(const control_server&) = delete;
   control_server& operator=(const control_server&) = delete;
 

@@ -117,7 +117,7 @@ using tree_event_hook = void (*)(void* user, const tree_event& event) noexcept;
 
 // Per child, in a caller-provided buffer.
 struct child_snapshot {
-  char path[64]{};  // "root/acquisition/sampler", cut to fit
+  char path[64]{};  // "root/acquisition/sampler", cut to fit (then path_cut is set)
   child_kind kind{child_kind::worker};
   worker_state state{worker_state::idle};  // supervisors: running, paused, stopped or failed
   std::uint32_t generation{0};
@@ -128,6 +128,9 @@ struct child_snapshot {
   bool quarantined{false};
   bool restart_pending{false};
   bool unresponsive{false};  // missed its liveness period and has shown no progress since
+  // The path did not fit: `path` is a prefix of it (possibly another child's whole path), so
+  // it must not be used to address this child.
+  bool path_cut{false};
   duration time_in_state{};
   duration time_parked{};
   // How long the last acknowledged pause that covered this child took, request to every worker
@@ -254,6 +257,8 @@ class supervisor final : public supervisor_base {
 };
 
 enum class tree_state : std::uint8_t { idle, running, stopped, failed };
+// "idle", "running", "stopped", "failed": the words the control protocol and STATUS= use.
+[[nodiscard]] const char* to_string(tree_state s) noexcept;
 
 class tree_base {
  public:
@@ -308,6 +313,12 @@ class tree_base {
   result<void> terminate_child(supervisor_base& sup, const char* id) noexcept;
   result<void> restart_child(supervisor_base& sup, const char* id) noexcept;
   result<void> delete_child(supervisor_base& sup, const char* id) noexcept;
+  // Stops the child if it runs and starts it again, as one operation: every check is made
+  // before anything is stopped, and no pause or other operation can land in between, so a
+  // refusal leaves the child as it was. Returns: ok; the refusals of restart_child() except
+  // already_running; stopping if the child or a worker below it is quarantined; timeout if it
+  // missed its shutdown deadline now (it is quarantined and stays stopped).
+  result<void> cycle_child(supervisor_base& sup, const char* id) noexcept;
   [[nodiscard]] result<child_counts> count_children(const supervisor_base& sup) const noexcept;
 
   // Copies one record per child (depth first) into `out`. Returns: how many were written; or
@@ -393,6 +404,7 @@ class tree_base {
   void wait_for_stragglers(supervisor_base& sup) noexcept;
   void publish_state(tree_state s) noexcept;
   bool still_hung(slot& s) noexcept;
+  bool any_hung_below(supervisor_base& sup) noexcept;
   bool watch_liveness(supervisor_base& sup, slot& s, time_point now) noexcept;
   std::size_t snapshot_walk(const supervisor_base& sup, const char* prefix, child_snapshot* out,
                             std::size_t capacity, std::size_t at, time_point now) const noexcept;
