@@ -216,7 +216,20 @@ std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t ca
       static_cast<unsigned long long>(to_ns(c.time_in_state)),
       static_cast<unsigned long long>(to_ns(c.time_parked)),
       static_cast<unsigned long long>(to_ns(c.last_pause_ack)));
-  return advance(0, n, capacity);
+  std::size_t at = advance(0, n, capacity);
+  if (c.has_pool && at > 0 && out[at - 1] == '\n') {
+    const pool_counters& p = c.pool;
+    const int more = std::snprintf(
+        out + at - 1, capacity - (at - 1),
+        " pool_queued=%llu pool_running=%llu pool_completed=%llu pool_failed=%llu pool_cancelled=%llu "
+        "pool_stopped=%llu pool_high_water=%llu\n",
+        static_cast<unsigned long long>(p.queued), static_cast<unsigned long long>(p.running),
+        static_cast<unsigned long long>(p.completed), static_cast<unsigned long long>(p.failed),
+        static_cast<unsigned long long>(p.cancelled), static_cast<unsigned long long>(p.stopped),
+        static_cast<unsigned long long>(p.queue_high_water));
+    at = advance(at - 1, more, capacity);
+  }
+  return at;
 }
 
 bool control_field(const char* line, const char* key, char* out, std::size_t capacity) noexcept {

@@ -1419,6 +1419,10 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
         c.state = s.spec.worker_slot->state();
         c.generation = s.generation;
         c.time_parked = s.spec.worker_slot->time_parked();
+        if (s.spec.pool != nullptr) {
+          c.has_pool = true;
+          c.pool = s.spec.pool->counters();
+        }
       }
     }
     ++at;

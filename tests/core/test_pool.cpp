@@ -6,11 +6,13 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "alloc_counter.hpp"
 #include "steward/core/pool.hpp"
+#include "steward/supervisors/control_server.hpp"
 #include "steward/supervisors/supervisor.hpp"
 #include "test_support.hpp"
 
@@ -634,6 +636,7 @@ TEST_CASE(
     spec.worker_slot = &p->thread_worker(i);
     spec.body = p->thread_body(i);
     spec.restart = steward::restart_type::transient;  // a thread returns for good after shutdown()
+    spec.pool = p.get();                               // its counters go into the snapshot
     REQUIRE(sup.add_child(spec).has_value());
   }
   REQUIRE(tree.start().has_value());
@@ -662,6 +665,29 @@ TEST_CASE(
   auto next = p->submit([] {});
   REQUIRE(next.has_value());
   CHECK(outcome_of(*next) == task_state::completed);
+  // The tree's snapshot carries the pool's counters on each of its threads' records.
+  steward::child_snapshot snap[2];
+  auto n = tree.snapshot(snap, 2);
+  REQUIRE(n.has_value());
+  REQUIRE(*n == 2);
+  for (const auto& rec : snap) {
+    CHECK(rec.has_pool);
+    CHECK(rec.pool.completed == 2);
+    CHECK(rec.pool.stopped == 1);
+    CHECK(rec.pool.failed == 0);
+    CHECK(rec.pool.queued == 0);
+    CHECK(rec.pool.running == 0);
+    CHECK(rec.pool.submitted == 3);
+  }
+  char line[steward::k_control_reply_line_bytes];
+  steward::format_child_line(snap[0], line, sizeof line);
+  std::uint64_t completed = 0;
+  CHECK(steward::control_number(line, "pool_completed", completed));
+  CHECK(completed == 2);
+  std::uint64_t stopped = 0;
+  CHECK(steward::control_number(line, "pool_stopped", stopped));
+  CHECK(stopped == 1);
+  CHECK(std::string(line).back() == '\n');
   auto report = p->shutdown(steward::shutdown_mode::drain, k_ack);
   REQUIRE(report.has_value());
   CHECK(report->hung_threads == 0);

@@ -32,7 +32,7 @@ inline constexpr std::uint32_t k_control_protocol_version = 1;
 // up to its newline.
 inline constexpr std::size_t k_control_line_bytes = 256;
 // Longest reply line (a snapshot's `child` line is the longest).
-inline constexpr std::size_t k_control_reply_line_bytes = 384;
+inline constexpr std::size_t k_control_reply_line_bytes = 512;
 // Most requests served from one client per poll() (fairness between clients).
 inline constexpr std::size_t k_control_requests_per_poll = 16;
 
@@ -78,7 +78,8 @@ std::size_t format_control_error(const error& e, char* out, std::size_t capacity
 //   child path=root/acquisition/sampler kind=worker state=paused generation=2 restarts=1
 //   reason=error error=worker_failed flags=exited,unresponsive in_state_ns=... parked_ns=...
 //   pause_ack_ns=...
-// (one line, ended by a newline). Bytes of the path outside printable ASCII (and spaces) are
+// and, for a pool's thread, pool_queued= pool_running= pool_completed= pool_failed=
+// pool_cancelled= pool_stopped= pool_high_water= (one line, ended by a newline). Bytes of the path outside printable ASCII (and spaces) are
 // written as '?'. Returns: the length written (without the terminator); cut to fit.
 std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t capacity) noexcept;
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "steward/core/expected.hpp"
+#include "steward/core/pool.hpp"
 #include "steward/core/time.hpp"
 #include "steward/core/worker.hpp"
 #include "steward/platform/mutex.hpp"
@@ -55,6 +56,9 @@ struct child_spec {
   bool significant{false};  // for auto_shutdown; must be transient or temporary (as in OTP)
   bool prefault_stack{false};
   liveness_action on_unresponsive{liveness_action::report};
+  // A thread of this pool (worker_slot = pool.thread_worker(i)): the pool's counters are copied
+  // into this child's snapshot record. Not owned.
+  const pool_base* pool{nullptr};
 };
 
 // How a supervisor starts and stops its children (OTP has only `sequential`).
@@ -131,11 +135,13 @@ struct child_snapshot {
   // The path did not fit: `path` is a prefix of it (possibly another child's whole path), so
   // it must not be used to address this child.
   bool path_cut{false};
+  bool has_pool{false};  // the child is a pool's thread (child_spec::pool): `pool` is filled in
   duration time_in_state{};
   duration time_parked{};
   // How long the last acknowledged pause that covered this child took, request to every worker
   // of the paused subtree parked (a worker: its supervisor's; zero: never paused).
   duration last_pause_ack{};
+  pool_counters pool{};  // the whole pool's, read when the snapshot was taken (lock-free)
 };
 
 // Where a snapshot path leads (tree_base::locate()).
