@@ -34,7 +34,7 @@ scripts/deps.sh --bench
 build=build/bench-rel
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTEWARD_CXX_STANDARD=20 \
   -DSTEWARD_BUILD_TESTS=OFF -DSTEWARD_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" --target steward_bench steward_tree_bench steward_otp_bench steward_jitter
+cmake --build "$build" --target steward_bench steward_tree_bench steward_otp_bench steward_pool_bench steward_jitter
 otp_args=()
 if command -v erl >/dev/null && command -v erlc >/dev/null; then
   mkdir -p "$build/otp"
@@ -77,6 +77,8 @@ echo "== $date, load average at start: $load_start"
   "$build/bench/steward_tree_bench" "${args[@]}"
   echo
   "$build/bench/steward_otp_bench" "${args[@]}" "${otp_args[@]}"
+  echo
+  "$build/bench/steward_pool_bench" "${args[@]}"
   echo
   "$build/bench/steward_jitter" --period-us 1000 --loops "$loops" --priority 80 --rounds 5 || true
 } 2>&1 | tee "$raw"

@@ -38,6 +38,11 @@ IMPL = {
     "steward_parallel": "**steward, parallel**",
     "otp": "Erlang/OTP",
     "cyclictest": "`cyclictest -m -t 1`",
+    "steward_pool": "**steward pool**",
+    "plain_pool": "plain pool: mutex + condvar + `std::function`",
+    "flag_condvar": "shared flag + condvar + ack counter",
+    "mpmc_ring": "**lock-free MPMC ring**",
+    "locked_ring": "the same ring under a PI mutex",
 }
 
 FIGURE = {
@@ -54,6 +59,12 @@ FIGURE = {
     "stop_100": "stop of a supervisor with 100 children",
     "one_for_all_restart_8": "one_for_all restart of 8 children: failure -> all 8 running again",
     "restart_one_for_one": "one_for_one restart: failure -> restarted child's first instruction",
+    "submit_to_start": "submit -> task's first instruction, idle pool",
+    "tiny_task": "tiny tasks, 1 producer, 2 threads, per task",
+    "pause_all_8": "pause-all acknowledged, 8 tasks sleeping 1 ms per loop",
+    "resume_all_8": "resume-all until all 8 run again",
+    "ring_handoff": "queue: producer and consumer on two threads, per entry",
+    "ring_uncontended": "queue: push + pop on one thread",
 }
 
 TREE_OPS = [("stop_all", "stop-all"), ("pause_all", "pause-all"), ("start", "start"), ("resume_all", "resume-all")]
@@ -259,6 +270,19 @@ def block_memory(run):
             f"`supervisor<N>` {s['supervisor_base']} + N x {s['child_slot']}."]
 
 
+def table_pool(run):
+    rows = ["| figure | implementation | median | p99 | vs | ratio (range over rounds) | goal |",
+            "|---|---|---|---|---|---|---|"]
+    for name in ["submit_to_start", "tiny_task", "pause_all_8", "resume_all_8", "ring_handoff", "ring_uncontended"]:
+        for b in run.lines(name):
+            rows.append(f"| {FIGURE[name]} | {impl_label(run, b['impl'])} | {t(b['median_ns'])} | {t(b['p99_ns'])} | "
+                        f"{impl_label(run, b['base'])} | {ratio(b)} | {goal(b)} |")
+    notes = [n for n in run.notes if n.startswith("allocations per task")]
+    if notes:
+        rows += ["", f"_{notes[0]}._"]
+    return rows
+
+
 BLOCKS = {
     "latency": ("steward_bench", table_latency),
     "restart": ("steward_tree_bench", table_restart),
@@ -267,6 +291,7 @@ BLOCKS = {
     "otp": ("steward_otp_bench", table_otp),
     "jitter": ("steward_jitter", table_jitter),
     "memory": ("steward_tree_bench", block_memory),
+    "pool": ("steward_pool_bench", table_pool),
 }
 
 
