@@ -41,6 +41,17 @@ const char* kind_word(child_kind k) noexcept {
   return k == child_kind::supervisor ? "supervisor" : "worker";
 }
 
+// Copies `text` into out[0, capacity), terminated, with bytes outside printable ASCII and spaces
+// written as '?': a name can then neither end a reply line nor add a field to it.
+void copy_printable(const char* text, char* out, std::size_t capacity) noexcept {
+  std::size_t i = 0;
+  for (; text != nullptr && i + 1 < capacity && text[i] != '\0'; ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    out[i] = (b > 0x20 && b < 0x7f) ? text[i] : '?';
+  }
+  out[i] = '\0';
+}
+
 void count(std::atomic<std::uint64_t>& counter) noexcept {
   counter.fetch_add(1, std::memory_order_relaxed);  // statistics only: no ordering needed
 }
@@ -186,12 +197,7 @@ std::size_t format_control_error(const error& e, char* out, std::size_t capacity
 std::size_t format_child_line(const child_snapshot& c, char* out, std::size_t capacity) noexcept {
   if (capacity == 0) return 0;
   char path[sizeof c.path];
-  std::size_t i = 0;
-  for (; i + 1 < sizeof path && c.path[i] != '\0'; ++i) {
-    const auto b = static_cast<unsigned char>(c.path[i]);
-    path[i] = (b > 0x20 && b < 0x7f) ? c.path[i] : '?';
-  }
-  path[i] = '\0';
+  copy_printable(c.path, path, sizeof path);
   char flags[64];
   std::size_t f = 0;
   auto flag = [&](bool on, const char* word) {
@@ -317,9 +323,11 @@ std::size_t control_server_base::answer_snapshot(char* out, std::size_t capacity
   const tree_state state = m_tree.state();
   auto count = m_tree.snapshot(m_records, m_record_capacity);
   if (!count) return format_control_error(count.error(), out, capacity);
+  char root[sizeof m_records[0].path];
+  copy_printable(m_tree.root().name(), root, sizeof root);
   std::size_t at = advance(0,
                            std::snprintf(out, capacity, "ok snapshot tree=%s root=%s children=%zu\n",
-                                         to_string(state), m_tree.root().name(), *count),
+                                         to_string(state), root, *count),
                            capacity);
   for (std::size_t i = 0; i < *count; ++i) at += format_child_line(m_records[i], out + at, capacity - at);
   at = advance(at, std::snprintf(out + at, capacity - at, "end\n"), capacity);
