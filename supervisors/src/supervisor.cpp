@@ -113,12 +113,25 @@ result<void> supervisor_base::configure(const supervisor_config& config) noexcep
   return {};
 }
 
+// A child id is one word of a snapshot path: printable ASCII without spaces or '/', not empty,
+// so that every path names one child and reads back as it was written (control socket).
+namespace {
+bool is_path_word(const char* id) noexcept {
+  if (id == nullptr || id[0] == '\0') return false;
+  for (const char* p = id; *p != '\0'; ++p) {
+    const auto b = static_cast<unsigned char>(*p);
+    if (b <= 0x20 || b >= 0x7f || b == '/') return false;
+  }
+  return true;
+}
+}  // namespace
+
 result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
   if (const tree_base* t = m_tree.load(std::memory_order_acquire); t != nullptr && t->state() == tree_state::running)
     return fail(errc::already_running, spec.id);
   const bool is_worker = spec.worker_slot != nullptr;
   const bool is_supervisor = spec.supervisor != nullptr;
-  if (spec.id == nullptr || is_worker == is_supervisor || (is_worker && !spec.body) ||
+  if (!is_path_word(spec.id) || is_worker == is_supervisor || (is_worker && !spec.body) ||
       spec.supervisor == this || (is_worker && spec.shutdown <= duration::zero()) ||
       (is_worker && spec.start_timeout <= duration::zero()) ||
       (spec.significant && spec.restart == restart_type::permanent) ||

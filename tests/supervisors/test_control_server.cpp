@@ -784,3 +784,19 @@ TEST_CASE("control: a path cut to fit the snapshot is flagged so that no client 
   const std::string reply = answer(server, "snapshot");
   CHECK(reply.find("flags=path_cut ") != std::string::npos);
 }
+
+TEST_CASE("control: ids that would make two snapshot paths look alike are refused by add_child") {
+  kit k;
+  steward::supervisor<4> root{{"root", steward::strategy::one_for_one, 5, std::chrono::seconds(60)}};
+  for (const char* id : {"p/q", "a b", "", "tab\there", "nl\n", "del\x7f", "hi\xc3\xa9"}) {
+    CAPTURE(id);
+    auto spec = k.spec(0);
+    spec.id = id;
+    auto added = root.add_child(spec);
+    REQUIRE_FALSE(added.has_value());
+    CHECK(added.error() == errc::invalid_argument);
+  }
+  auto spec = k.spec(0);
+  spec.id = "a?b_c-d.e:1";  // printable words are ids
+  CHECK(root.add_child(spec).has_value());
+}
