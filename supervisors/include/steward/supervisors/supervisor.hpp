@@ -41,7 +41,7 @@ enum class liveness_action : std::uint8_t {
 };
 
 struct child_spec {
-  const char* id{nullptr};  // unique within its supervisor; static text; printable ASCII, no space or /
+  const char* id{nullptr};               // unique in its supervisor; static; printable, no space or /
   worker* worker_slot{nullptr};          // a worker child: its storage (stack, cleanup capacity)
   supervisor_base* supervisor{nullptr};  // or a supervisor child
   worker_body body{};                    // required for a worker child
