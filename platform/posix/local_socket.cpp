@@ -292,12 +292,28 @@ result<accepted_peer> local_listener::accept() const noexcept {
   return out;
 }
 
-result<int> local_connect(const char* path) noexcept {
+namespace {
+
+// socket() and connect() for local_connect(); `timeout` > 0 sets both socket timeouts first
+// (an AF_UNIX connect() waits for room in the server's queue at most SO_SNDTIMEO).
+result<int> connect_to(const char* path, duration timeout) noexcept {
   if (path == nullptr || length_of(path) == 0 || length_of(path) > k_local_path_bytes) {
     return fail(errc::invalid_argument, "control socket");
   }
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(errno_class(errno), "control socket", errno);
+  if (timeout.count() > 0) {
+    const auto us = (timeout.count() + 999) / 1000;
+    timeval tv{};
+    tv.tv_sec = static_cast<decltype(tv.tv_sec)>(us / 1000000);
+    tv.tv_usec = static_cast<decltype(tv.tv_usec)>(us % 1000000);
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+      const int e = errno;
+      ::close(fd);
+      return fail(errc::platform_error, "control socket", e);
+    }
+  }
   sockaddr_un addr{};
   const socklen_t len = address_of(path, addr);
   int rc = 0;
@@ -307,10 +323,22 @@ result<int> local_connect(const char* path) noexcept {
   if (rc != 0) {
     const int e = errno;
     ::close(fd);
+    if (e == EAGAIN && timeout.count() > 0) return fail(errc::timeout, "control socket", e);
     return fail(e == EACCES || e == EPERM ? errc::permission_denied : errc::platform_error, "control socket",
                 e);
   }
   return fd;
+}
+
+}  // namespace
+
+result<int> local_connect(const char* path) noexcept {
+  return connect_to(path, duration::zero());
+}
+
+result<int> local_connect(const char* path, duration timeout) noexcept {
+  if (timeout.count() <= 0) return fail(errc::invalid_argument, "control socket");
+  return connect_to(path, timeout);
 }
 
 bool peer_hung_up(int fd) noexcept {

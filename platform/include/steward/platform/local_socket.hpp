@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "steward/core/expected.hpp"
+#include "steward/core/time.hpp"
 
 namespace steward::platform {
 
@@ -97,6 +98,12 @@ class local_listener {
 // Returns: the descriptor (close it with close_fd()); invalid_argument (path too long);
 // permission_denied / platform_error (value = errno: ENOENT, ECONNREFUSED, EACCES...).
 [[nodiscard]] result<int> local_connect(const char* path) noexcept;
+// Connects like local_connect(path), but no blocking call on the descriptor waits longer than
+// `timeout` (a positive duration, rounded up to a microsecond): connect() (a server whose queue
+// is full), every read() and every write() (SO_RCVTIMEO / SO_SNDTIMEO) then fail with EAGAIN.
+// Returns: the descriptor; invalid_argument (path too long, timeout not positive); timeout
+// (connect waited `timeout`); permission_denied / platform_error (value = errno).
+[[nodiscard]] result<int> local_connect(const char* path, duration timeout) noexcept;
 
 // What one read_some() / write_some() did.
 struct io_transfer {
