@@ -5,7 +5,9 @@
 //   steward-top --once SOCKET   one snapshot as a plain table on stdout, then exit
 //   --timeout SECONDS           the longest wait for the server: connecting, and each answer
 //                               (default 5; fractions allowed). A server that does not answer
-//                               in time is an error (exit status 1), in both modes.
+//                               in time is an error (exit status 1), in both modes. The
+//                               answer to a command (which may wait for a shutdown deadline)
+//                               is awaited without it; q quits meanwhile.
 //
 // Keys: up/down or k/j select a line; p pause, r resume (a supervisor's line: its subtree),
 // s stop, R restart (capital: a restart stops the child first); q or Ctrl-C quits.
@@ -79,6 +81,8 @@ struct connection {
       pending.append(buf, static_cast<std::size_t>(n));
     }
   }
+  [[nodiscard]] bool has_line() const { return pending.find('\n') != std::string::npos; }
+  void set_lost(int e) { static_cast<void>(lost(e)); }
   bool send(const std::string& text) {
     std::size_t at = 0;
     while (at < text.size()) {
@@ -300,6 +304,35 @@ int print_once(connection& c) {
   return v.head_error.empty() ? 0 : 1;
 }
 
+enum class answer_wait : std::uint8_t { answered, quit, lost };
+
+// The answer to a command: stop and restart wait up to the child's shutdown deadline, pause up
+// to the server's pause timeout, so this waits without the --timeout, for the socket or a key,
+// and q (or Ctrl-C) gives up and quits. Other keys are dropped meanwhile.
+answer_wait await_answer(connection& c, const steward::platform::fd_waker& waker, std::string& answer) {
+  using steward::platform::io_interest;
+  for (;;) {
+    if (c.has_line()) return c.line(answer) ? answer_wait::answered : answer_wait::lost;
+    const steward::platform::fd_request waits[2] = {{c.fd, io_interest::readable},
+                                                    {STDIN_FILENO, io_interest::readable}};
+    auto now = steward::platform::monotonic_now();
+    if (!now) return answer_wait::quit;
+    auto ready = steward::platform::wait_fds(waits, 2, waker, *now + std::chrono::seconds(60));
+    if (!ready) {  // a descriptor in error: the socket (a reset), or the terminal
+      c.set_lost(ECONNRESET);
+      return answer_wait::lost;
+    }
+    if (ready->status != steward::platform::fd_wait_status::ready) continue;
+    if (ready->index == 0) return c.line(answer) ? answer_wait::answered : answer_wait::lost;  // data or EOF
+    char keys[16];
+    const auto n = ::read(STDIN_FILENO, keys, sizeof keys);
+    if (n <= 0) return answer_wait::quit;
+    for (ssize_t i = 0; i < n; ++i) {
+      if (keys[i] == 'q' || keys[i] == '\x03') return answer_wait::quit;
+    }
+  }
+}
+
 // "--timeout SECONDS": a positive number of seconds, at most a day.
 bool parse_timeout(const char* text, steward::duration& out, std::string& shown) {
   char* end = nullptr;
@@ -418,11 +451,20 @@ int main(int argc, char** argv) {
           verb = "restart";
         }
         if (verb != nullptr && selected < v.rows.size()) {
-          std::string answer;
-          if (!c.send(std::string(verb) + " " + v.rows[selected].path + "\n") || !c.line(answer)) {
+          const std::string command = std::string(verb) + " " + v.rows[selected].path;
+          if (!c.send(command + "\n")) {
             status = c.failure;
             running = false;
             rc = 1;
+            break;
+          }
+          draw(v, selected, socket, mode, "waiting for the answer to " + command + "  (q quits)");
+          std::string answer;
+          const answer_wait w = await_answer(c, waker, answer);
+          if (w != answer_wait::answered) {
+            status = c.failure;
+            running = false;
+            rc = w == answer_wait::lost ? 1 : 0;
             break;
           }
           status = answer;
