@@ -6,11 +6,15 @@
 // never used: they have no permissions at all. Every accepted connection carries the peer's
 // credentials as the kernel recorded them at connect() (SO_PEERCRED); the server compares them.
 // Descriptors are non-blocking and close-on-exec; writes use send(MSG_NOSIGNAL), so a client
-// that went away is an error value, never a SIGPIPE.
+// that went away is an error value, never a SIGPIPE. Opening and closing a listener are
+// serialised per directory by an exclusive flock() on the directory (NOTE-1).
 #include "steward/platform/local_socket.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -74,6 +78,91 @@ result<void> clear_stale(const char* path) noexcept {
   return {};
 }
 
+// Copies `path` into `out` without its trailing slashes ("/" stays "/"): a trailing slash would
+// make lstat() and open(O_NOFOLLOW) follow a symbolic link in the last component. Returns the
+// length, or 0 when the path is empty or does not fit.
+std::size_t without_trailing_slashes(const char* path, char* out, std::size_t capacity) noexcept {
+  std::size_t n = length_of(path);
+  while (n > 1 && path[n - 1] == '/') --n;
+  if (n == 0 || n >= capacity) return 0;
+  for (std::size_t i = 0; i < n; ++i) out[i] = path[i];
+  out[n] = '\0';
+  return n;
+}
+
+// Creates `path` (already without trailing slashes) with mode 0700 if it is missing, opens it
+// without following a symbolic link and checks the opened directory itself (fstat), so what is
+// checked is what is locked. Returns the directory's descriptor (close-on-exec).
+result<int> open_private_directory(const char* path) noexcept {
+  if (::mkdir(path, 0700) != 0 && errno != EEXIST)
+    return fail(errc::platform_error, "control directory", errno);
+  int dir = -1;
+  do {
+    dir = ::open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } while (dir < 0 && errno == EINTR);
+  if (dir < 0) {
+    const int e = errno;
+    if (e == ELOOP || e == ENOTDIR)
+      return fail(errc::invalid_argument, "control directory");  // a link, a file
+    if (e == EACCES) return fail(errc::permission_denied, "control directory", e);
+    return fail(errno_class(e), "control directory", e);
+  }
+  struct stat st {};
+  if (::fstat(dir, &st) != 0) {
+    const int e = errno;
+    ::close(dir);
+    return fail(errc::platform_error, "control directory", e);
+  }
+  if (st.st_uid != ::geteuid() || (st.st_mode & 077U) != 0) {
+    ::close(dir);
+    return fail(errc::permission_denied, "control directory", static_cast<std::int32_t>(st.st_mode & 0777U));
+  }
+  return dir;
+}
+
+// A non-blocking socket bound to `path` (mode 0600) and listening; `st` gets the file's identity.
+// On failure nothing is left: no descriptor, no file.
+result<int> bind_listening(const char* path, struct stat& st) noexcept {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return fail(errno_class(errno), "control socket", errno);
+  sockaddr_un addr{};
+  const socklen_t len = address_of(path, addr);
+  if (::bind(fd, generic(addr), len) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return fail(e == EADDRINUSE ? errc::already_running : errc::platform_error, "control socket", e);
+  }
+  if (::chmod(path, 0600) != 0 || ::lstat(path, &st) != 0 || ::listen(fd, 8) != 0) {
+    const int e = errno;
+    ::unlink(path);
+    ::close(fd);
+    return fail(errc::platform_error, "control socket", e);
+  }
+  return fd;
+}
+
+// Holds the exclusive lock on a directory descriptor for one scope (NOTE-1).
+class directory_lock {
+ public:
+  explicit directory_lock(int dir) noexcept : m_dir(dir) {
+    int rc = 0;
+    do {
+      rc = ::flock(m_dir, LOCK_EX);
+    } while (rc != 0 && errno == EINTR);
+    m_error = rc == 0 ? 0 : errno;
+  }
+  ~directory_lock() {
+    if (m_error == 0) ::flock(m_dir, LOCK_UN);
+  }
+  directory_lock(const directory_lock&) = delete;
+  directory_lock& operator=(const directory_lock&) = delete;
+  [[nodiscard]] int error() const noexcept { return m_error; }
+
+ private:
+  int m_dir;
+  int m_error{0};
+};
+
 }  // namespace
 
 std::uint32_t effective_uid() noexcept {
@@ -81,16 +170,13 @@ std::uint32_t effective_uid() noexcept {
 }
 
 result<void> make_private_directory(const char* path) noexcept {
-  if (path == nullptr || *path == '\0') return fail(errc::invalid_argument, "control directory");
-  if (::mkdir(path, 0700) != 0 && errno != EEXIST)
-    return fail(errc::platform_error, "control directory", errno);
-  struct stat st {};
-  if (::lstat(path, &st) != 0) return fail(errc::platform_error, "control directory", errno);
-  if (!S_ISDIR(st.st_mode)) return fail(errc::invalid_argument, "control directory");
-  const auto bits = static_cast<std::int32_t>(st.st_mode & 0777U);
-  if (st.st_uid != ::geteuid() || (st.st_mode & 077U) != 0) {
-    return fail(errc::permission_denied, "control directory", bits);
-  }
+  if (path == nullptr) return fail(errc::invalid_argument, "control directory");
+  char trimmed[k_local_path_bytes + 1];
+  if (without_trailing_slashes(path, trimmed, sizeof trimmed) == 0)
+    return fail(errc::invalid_argument, "control directory");
+  auto dir = open_private_directory(trimmed);
+  if (!dir) return tl::make_unexpected(dir.error());
+  ::close(*dir);
   return {};
 }
 
@@ -111,14 +197,22 @@ local_listener::~local_listener() {
 
 void local_listener::close() noexcept {
   if (m_fd < 0) return;
-  ::close(m_fd);
-  m_fd = -1;
-  struct stat st {};
-  // Only the file this listener bound: a later server's socket at the same path stays.
-  if (::lstat(m_path, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == m_device &&
-      static_cast<std::uint64_t>(st.st_ino) == m_inode) {
-    ::unlink(m_path);
+  {
+    // Under the directory's lock: an open() that replaces this socket once it is stale cannot
+    // run between the check and the unlink (NOTE-1). Without the lock (flock failed), the check
+    // alone still keeps a later server's file in all but that window.
+    const directory_lock lock(m_dir);
+    struct stat st {};
+    // Only the file this listener bound: a later server's socket at the same path stays.
+    if (::lstat(m_path, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == m_device &&
+        static_cast<std::uint64_t>(st.st_ino) == m_inode) {
+      ::unlink(m_path);
+    }
+    ::close(m_fd);
+    m_fd = -1;
   }
+  ::close(m_dir);
+  m_dir = -1;
   m_path[0] = '\0';
 }
 
@@ -126,49 +220,49 @@ result<void> local_listener::open(const char* directory, const char* name) noexc
   if (m_fd >= 0) return fail(errc::already_running, "control socket");
   if (directory == nullptr || name == nullptr || *name == '\0')
     return fail(errc::invalid_argument, "control socket");
-  const std::size_t dir_len = length_of(directory);
   const std::size_t name_len = length_of(name);
   for (std::size_t i = 0; i < name_len; ++i) {
     if (name[i] == '/') return fail(errc::invalid_argument, "control socket");
   }
-  if (dir_len == 0 || dir_len + 1 + name_len > k_local_path_bytes) {
-    return fail(errc::invalid_argument, "control socket", static_cast<std::int32_t>(dir_len + 1 + name_len));
-  }
-  STEWARD_TRY(make_private_directory(directory));
   char path[k_local_path_bytes + 1]{};
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < dir_len; ++i) path[at++] = directory[i];
+  const std::size_t dir_len = without_trailing_slashes(directory, path, sizeof path);
+  if (dir_len == 0 || dir_len + 1 + name_len > k_local_path_bytes) {
+    return fail(errc::invalid_argument, "control socket",
+                static_cast<std::int32_t>(length_of(directory) + 1 + name_len));
+  }
+  auto opened_dir = open_private_directory(path);  // path holds the directory so far
+  if (!opened_dir) return tl::make_unexpected(opened_dir.error());
+  const int dir = *opened_dir;
+  std::size_t at = dir_len;
   path[at++] = '/';
   for (std::size_t i = 0; i < name_len; ++i) path[at++] = name[i];
   path[at] = '\0';
-  STEWARD_TRY(clear_stale(path));
 
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return fail(errno_class(errno), "control socket", errno);
-  sockaddr_un addr{};
-  const socklen_t len = address_of(path, addr);
-  auto give_up = [&](errc code, int e) {
-    ::close(fd);
-    return fail(code, "control socket", e);
-  };
-  if (::bind(fd, generic(addr), len) != 0) {
-    return give_up(errno == EADDRINUSE ? errc::already_running : errc::platform_error, errno);
-  }
   struct stat st {};
-  if (::chmod(path, 0600) != 0 || ::lstat(path, &st) != 0) {
-    const int e = errno;
-    ::unlink(path);
-    return give_up(errc::platform_error, e);
+  result<int> bound = fail(errc::platform_error, "control socket");
+  {
+    const directory_lock lock(dir);  // NOTE-1; released before `dir` is closed
+    if (lock.error() != 0) {
+      bound = fail(errc::platform_error, "control socket", lock.error());
+    } else {
+      auto cleared = clear_stale(path);
+      if (cleared) {
+        bound = bind_listening(path, st);
+      } else {
+        bound = tl::make_unexpected(cleared.error());
+      }
+    }
   }
-  if (::listen(fd, 8) != 0) {
-    const int e = errno;
-    ::unlink(path);
-    return give_up(errc::platform_error, e);
+  if (!bound) {
+    ::close(dir);
+    return tl::make_unexpected(bound.error());
   }
+  const int fd = *bound;
   for (std::size_t i = 0; i <= at; ++i) m_path[i] = path[i];
   m_device = static_cast<std::uint64_t>(st.st_dev);
   m_inode = static_cast<std::uint64_t>(st.st_ino);
   m_fd = fd;
+  m_dir = dir;  // kept open: close() takes the same lock
   return {};
 }
 
@@ -198,12 +292,28 @@ result<accepted_peer> local_listener::accept() const noexcept {
   return out;
 }
 
-result<int> local_connect(const char* path) noexcept {
+namespace {
+
+// socket() and connect() for local_connect(); `timeout` > 0 sets both socket timeouts first
+// (an AF_UNIX connect() waits for room in the server's queue at most SO_SNDTIMEO).
+result<int> connect_to(const char* path, duration timeout) noexcept {
   if (path == nullptr || length_of(path) == 0 || length_of(path) > k_local_path_bytes) {
     return fail(errc::invalid_argument, "control socket");
   }
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(errno_class(errno), "control socket", errno);
+  if (timeout.count() > 0) {
+    const auto us = (timeout.count() + 999) / 1000;
+    timeval tv{};
+    tv.tv_sec = static_cast<decltype(tv.tv_sec)>(us / 1000000);
+    tv.tv_usec = static_cast<decltype(tv.tv_usec)>(us % 1000000);
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+      const int e = errno;
+      ::close(fd);
+      return fail(errc::platform_error, "control socket", e);
+    }
+  }
   sockaddr_un addr{};
   const socklen_t len = address_of(path, addr);
   int rc = 0;
@@ -213,10 +323,22 @@ result<int> local_connect(const char* path) noexcept {
   if (rc != 0) {
     const int e = errno;
     ::close(fd);
+    if (e == EAGAIN && timeout.count() > 0) return fail(errc::timeout, "control socket", e);
     return fail(e == EACCES || e == EPERM ? errc::permission_denied : errc::platform_error, "control socket",
                 e);
   }
   return fd;
+}
+
+}  // namespace
+
+result<int> local_connect(const char* path) noexcept {
+  return connect_to(path, duration::zero());
+}
+
+result<int> local_connect(const char* path, duration timeout) noexcept {
+  if (timeout.count() <= 0) return fail(errc::invalid_argument, "control socket");
+  return connect_to(path, timeout);
 }
 
 bool peer_hung_up(int fd) noexcept {
@@ -281,3 +403,16 @@ void close_fd(int fd) noexcept {
 }
 
 }  // namespace steward::platform
+
+// NOTE-1: why open() takes a lock. Replacing a stale socket file is a check (connect() is
+// refused) followed by an unlink() and a bind(); two openers can both see the file stale, or one
+// can see the other's freshly bound but not yet listening file as stale and unlink it, and then
+// both succeed, one of them on a file nobody can reach. Binding a temporary name and link()ing
+// it into place only moves the problem to the stale-file removal. So every open() and close()
+// holds an exclusive flock() on the socket directory (a descriptor of the directory itself,
+// opened with O_NOFOLLOW and checked with fstat) from the check to the bind and listen: per
+// directory, whether the openers are threads of one process or separate processes. The lock is
+// held for a few system calls only and released before open() returns. It is advisory: it
+// orders steward's listeners, not a foreign program that unlinks files in our 0700 directory
+// (only our own uid can). The directory's descriptor stays open with the listener, so close()
+// locks the same directory even if its path has since changed.

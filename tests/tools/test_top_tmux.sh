@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # steward-top in a real terminal: tmux runs the demo (--watch) in one window and steward-top in
 # another; keys sent with send-keys pause and resume the acquisition subtree, and capture-pane
-# must show it paused, then running. Skipped (exit 77) when tmux is not installed.
+# must show it paused, then running. Then a second steward-top watches while the demo stops: it
+# must exit with status 1 and a message (not die of SIGPIPE) and leave the terminal restored
+# (main screen back). Skipped (exit 77) when tmux is not installed.
 # Usage: test_top_tmux.sh STEWARD_DEMO STEWARD_TOP
 # The screen is the only acknowledgement a terminal gives, so each step polls capture-pane,
 # bounded by a 30 s watchdog (a hang fails the test; no step relies on a fixed delay).
@@ -63,7 +65,33 @@ until_shown "the restart was done" steward:top "^ok restart root/acquisition/fil
 until_shown "the filter runs its second generation" steward:top "^root/acquisition/filter +running +2 "
 
 "${tm[@]}" send-keys -t steward:top q
+
+# A second view, kept on screen after it exits (remain-on-exit), watches the server go away.
+"${tm[@]}" new-window -d -t steward -n watch
+"${tm[@]}" set-option -w -t steward:watch remain-on-exit on
+"${tm[@]}" respawn-pane -k -t steward:watch \
+  "'$top' '$work/ctl/control' 2>'$work/watch.err'; echo \$? >'$work/watch.rc.tmp'; mv '$work/watch.rc.tmp' '$work/watch.rc'"
+until_shown "the second steward-top shows the tree" steward:watch "^root/logger +running"
 "${tm[@]}" send-keys -t steward:demo C-c
+# The shell around it records the exit status (141 would be SIGPIPE) and its message goes to a
+# file (tmux draws "Pane is dead" over a dead pane's last line); tmux's alternate_on tells
+# whether the main screen is back.
+for ((i = 0; i < 300; i++)); do
+  [[ -e $work/watch.rc ]] && break
+  sleep 0.1
+done
+ended="status $(cat "$work/watch.rc" 2>/dev/null) alternate $("${tm[@]}" display-message -p -t steward:watch '#{alternate_on}')"
+if [[ $ended != "status 1 alternate 0" ]]; then
+  echo "FAILED: steward-top did not exit with status 1 on the main screen ($ended)"
+  "${tm[@]}" capture-pane -p -t steward:watch || true
+  exit 1
+fi
+if [[ $(cat "$work/watch.err") != "steward-top: the server closed the connection" ]]; then
+  echo "FAILED: steward-top's message when the server went away:"
+  cat "$work/watch.err"
+  exit 1
+fi
+echo "ok: steward-top exited with status 1 and restored the terminal when the server went away"
 # The demo's window closes with it: its output went to demo.out as well.
 for ((i = 0; i < 300; i++)); do
   grep -q "^DEMO OK" "$work/demo.out" 2>/dev/null && break

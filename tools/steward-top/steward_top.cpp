@@ -3,9 +3,19 @@
 //
 //   steward-top SOCKET          full screen: one line per child, refreshed twice a second
 //   steward-top --once SOCKET   one snapshot as a plain table on stdout, then exit
+//   --timeout SECONDS           the longest wait for the server: connecting, and each answer
+//                               (default 5; fractions allowed). A server that does not answer
+//                               in time is an error (exit status 1), in both modes. The
+//                               answer to a command (which may wait for a shutdown deadline)
+//                               is awaited without it; q quits meanwhile.
 //
 // Keys: up/down or k/j select a line; p pause, r resume (a supervisor's line: its subtree),
 // s stop, R restart (capital: a restart stops the child first); q or Ctrl-C quits.
+//
+// A server that goes away or stops answering ends steward-top with a message on stderr and exit
+// status 1, and the terminal is restored on every way out: SIGPIPE is ignored (writes use
+// MSG_NOSIGNAL as well), SIGTERM, SIGHUP, SIGINT and SIGQUIT restore it before exiting, and so
+// does std::terminate.
 //
 // The screen is redrawn in place - cursor home, each line overwritten and cleared to its end,
 // the rest of the screen cleared once - so it never flickers the way a full clear does, and
@@ -20,10 +30,16 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -40,11 +56,16 @@ constexpr auto k_refresh = 500ms;
 
 // ---------------------------------------------------------------- the connection
 
+// The descriptor has SO_RCVTIMEO / SO_SNDTIMEO set (platform::local_connect with a timeout), so
+// a blocking read or write that waited too long fails with EAGAIN.
 struct connection {
   int fd{-1};
+  std::string timeout_text;  // "5 s", for the message
   std::string pending;
+  std::string failure;  // why the last line() or send() failed
 
-  // The next line (without '\n'); false when the server closed the connection.
+  // The next line (without '\n'); false when the server closed the connection, did not answer
+  // in time, or the read failed (failure says which).
   bool line(std::string& out) {
     for (;;) {
       const auto nl = pending.find('\n');
@@ -54,19 +75,35 @@ struct connection {
         return true;
       }
       char buf[4096];
-      const auto n = ::read(fd, buf, sizeof buf);  // blocking: every request is answered
-      if (n <= 0) return false;
+      const auto n = ::read(fd, buf, sizeof buf);  // blocking up to the timeout
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return lost(n < 0 ? errno : 0);
       pending.append(buf, static_cast<std::size_t>(n));
     }
   }
-  bool send(const std::string& text) const {
+  [[nodiscard]] bool has_line() const { return pending.find('\n') != std::string::npos; }
+  void set_lost(int e) { static_cast<void>(lost(e)); }
+  bool send(const std::string& text) {
     std::size_t at = 0;
     while (at < text.size()) {
-      const auto n = ::write(fd, text.data() + at, text.size() - at);
-      if (n <= 0) return false;
+      const auto n = ::send(fd, text.data() + at, text.size() - at, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return lost(n < 0 ? errno : 0);
       at += static_cast<std::size_t>(n);
     }
     return true;
+  }
+
+ private:
+  bool lost(int e) {
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      failure = "the server did not answer within " + timeout_text;
+    } else if (e == 0 || e == EPIPE || e == ECONNRESET) {
+      failure = "the server closed the connection";
+    } else {
+      failure = std::string("the connection failed: ") + std::strerror(e);
+    }
+    return false;
   }
 };
 
@@ -211,19 +248,25 @@ void draw(const view& v, std::size_t selected, const std::string& socket, const 
 // ---------------------------------------------------------------- the terminal
 
 termios g_saved{};
-bool g_raw = false;
+volatile sig_atomic_t g_raw = 0;
 
 void leave_screen() {
   static const char k_leave[] = "\x1b[?25h\x1b[?1049l";  // cursor back, main screen back
-  if (g_raw) {
+  if (g_raw != 0) {
+    g_raw = 0;  // once: a signal during the normal exit path does not repeat it
     ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved);
     static_cast<void>(::write(STDOUT_FILENO, k_leave, sizeof k_leave - 1));
   }
 }
 
-extern "C" void on_terminate(int) {
+extern "C" void on_terminate(int sig) {
   leave_screen();  // tcsetattr and write are async-signal-safe
-  ::_exit(0);
+  ::_exit(128 + sig);
+}
+
+[[noreturn]] void on_std_terminate() {
+  leave_screen();
+  std::abort();
 }
 
 bool enter_screen() {
@@ -234,25 +277,25 @@ bool enter_screen() {
   raw.c_cc[VMIN] = 0;
   raw.c_cc[VTIME] = 0;
   if (::tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) != 0) return false;
-  g_raw = true;
+  g_raw = 1;
+  std::set_terminate(on_std_terminate);
   struct sigaction sa {};
   sa.sa_handler = on_terminate;
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGHUP, &sa, nullptr);
+  for (const int sig : {SIGTERM, SIGHUP, SIGINT, SIGQUIT}) ::sigaction(sig, &sa, nullptr);
   static const char k_enter[] = "\x1b[?1049h\x1b[?25l\x1b[2J";  // alternate screen, no cursor, clear once
   static_cast<void>(::write(STDOUT_FILENO, k_enter, sizeof k_enter - 1));
   return true;
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: steward-top [--once] SOCKET\n");
+  std::fprintf(stderr, "usage: steward-top [--once] [--timeout SECONDS] SOCKET\n");
   return 2;
 }
 
 int print_once(connection& c) {
   view v;
   if (!fetch(c, v)) {
-    std::fprintf(stderr, "steward-top: the server closed the connection\n");
+    std::fprintf(stderr, "steward-top: %s\n", c.failure.c_str());
     return 1;
   }
   std::printf("tree=%s children=%zu\n%s\n", v.tree_state.c_str(), v.rows.size(), k_columns);
@@ -261,14 +304,62 @@ int print_once(connection& c) {
   return v.head_error.empty() ? 0 : 1;
 }
 
+enum class answer_wait : std::uint8_t { answered, quit, lost };
+
+// The answer to a command: stop and restart wait up to the child's shutdown deadline, pause up
+// to the server's pause timeout, so this waits without the --timeout, for the socket or a key,
+// and q (or Ctrl-C) gives up and quits. Other keys are dropped meanwhile.
+answer_wait await_answer(connection& c, const steward::platform::fd_waker& waker, std::string& answer) {
+  using steward::platform::io_interest;
+  for (;;) {
+    if (c.has_line()) return c.line(answer) ? answer_wait::answered : answer_wait::lost;
+    const steward::platform::fd_request waits[2] = {{c.fd, io_interest::readable},
+                                                    {STDIN_FILENO, io_interest::readable}};
+    auto now = steward::platform::monotonic_now();
+    if (!now) return answer_wait::quit;
+    auto ready = steward::platform::wait_fds(waits, 2, waker, *now + std::chrono::seconds(60));
+    if (!ready) {  // a descriptor in error: the socket (a reset), or the terminal
+      c.set_lost(ECONNRESET);
+      return answer_wait::lost;
+    }
+    if (ready->status != steward::platform::fd_wait_status::ready) continue;
+    if (ready->index == 0) return c.line(answer) ? answer_wait::answered : answer_wait::lost;  // data or EOF
+    char keys[16];
+    const auto n = ::read(STDIN_FILENO, keys, sizeof keys);
+    if (n <= 0) return answer_wait::quit;
+    for (ssize_t i = 0; i < n; ++i) {
+      if (keys[i] == 'q' || keys[i] == '\x03') return answer_wait::quit;
+    }
+  }
+}
+
+// "--timeout SECONDS": a positive number of seconds, at most a day.
+bool parse_timeout(const char* text, steward::duration& out, std::string& shown) {
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !std::isfinite(seconds) || seconds <= 0.0 || seconds > 86400.0)
+    return false;
+  out = std::chrono::duration_cast<steward::duration>(std::chrono::duration<double>(seconds));
+  if (out.count() <= 0) return false;
+  shown = std::string(text) + " s";
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A server gone between two requests is an error value from send(), never a signal.
+  ::signal(SIGPIPE, SIG_IGN);
   bool once = false;
   const char* socket = nullptr;
+  steward::duration timeout = std::chrono::seconds(5);
+  std::string timeout_text = "5 s";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--once") == 0) {
       once = true;
+    } else if (std::strcmp(argv[i], "--timeout") == 0) {
+      if (i + 1 >= argc || !parse_timeout(argv[i + 1], timeout, timeout_text)) return usage();
+      ++i;
     } else if (socket == nullptr && argv[i][0] != '-') {
       socket = argv[i];
     } else {
@@ -276,7 +367,12 @@ int main(int argc, char** argv) {
     }
   }
   if (socket == nullptr) return usage();
-  auto fd = steward::platform::local_connect(socket);
+  auto fd = steward::platform::local_connect(socket, timeout);
+  if (!fd && fd.error().code == steward::errc::timeout) {
+    std::fprintf(stderr, "steward-top: cannot connect to %s: the server did not accept within %s\n", socket,
+                 timeout_text.c_str());
+    return 1;
+  }
   if (!fd) {
     std::fprintf(stderr, "steward-top: cannot connect to %s: %s (errno %d)\n", socket,
                  steward::describe(fd.error().code), static_cast<int>(fd.error().value));
@@ -284,11 +380,18 @@ int main(int argc, char** argv) {
   }
   connection c;
   c.fd = *fd;
+  c.timeout_text = timeout_text;
   std::string greeting;
   std::string hello;
-  if (!c.line(greeting) || !c.send("hello 1\n") || !c.line(hello) || hello.rfind("ok hello 1 ", 0) != 0) {
+  if (!c.line(greeting)) {
+    std::fprintf(stderr, "steward-top: %s\n", c.failure.c_str());
+    return 1;
+  }
+  if (!c.send("hello 1\n") || !c.line(hello) || hello.rfind("ok hello 1 ", 0) != 0) {
+    const bool refused = greeting.rfind("err ", 0) == 0;
     std::fprintf(stderr, "steward-top: %s\n",
-                 greeting.rfind("err ", 0) == 0 ? greeting.c_str() : "the server does not speak version 1");
+                 refused ? greeting.c_str()
+                         : (!c.failure.empty() ? c.failure.c_str() : "the server does not speak version 1"));
     return 1;
   }
   const std::string mode = hello.substr(std::strlen("ok hello 1 "));
@@ -309,7 +412,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   for (bool running = true; running;) {
     if (!fetch(c, v)) {
-      status = "the server closed the connection";
+      status = c.failure;
       rc = 1;
       break;
     }
@@ -348,10 +451,20 @@ int main(int argc, char** argv) {
           verb = "restart";
         }
         if (verb != nullptr && selected < v.rows.size()) {
-          std::string answer;
-          if (!c.send(std::string(verb) + " " + v.rows[selected].path + "\n") || !c.line(answer)) {
+          const std::string command = std::string(verb) + " " + v.rows[selected].path;
+          if (!c.send(command + "\n")) {
+            status = c.failure;
             running = false;
             rc = 1;
+            break;
+          }
+          draw(v, selected, socket, mode, "waiting for the answer to " + command + "  (q quits)");
+          std::string answer;
+          const answer_wait w = await_answer(c, waker, answer);
+          if (w != answer_wait::answered) {
+            status = c.failure;
+            running = false;
+            rc = w == answer_wait::lost ? 1 : 0;
             break;
           }
           status = answer;

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "steward/core/expected.hpp"
+#include "steward/core/time.hpp"
 
 namespace steward::platform {
 
@@ -21,9 +22,12 @@ inline constexpr std::size_t k_local_path_bytes = 107;
 
 // Makes `path` a private directory: creates it with mode 0700 if it is missing (its parent must
 // exist), or checks that the existing one is a real directory (not a symbolic link) owned by
-// effective_uid() with no group or other permission bits.
-// Returns: ok; permission_denied (value = the mode found, or errno) if it exists but is not
-// private to us; invalid_argument if it is not a directory; platform_error (value = errno).
+// effective_uid() with no group or other permission bits. Trailing slashes are dropped first
+// ("ctl/" is "ctl"), so a symbolic link in the last component is refused, never followed; the
+// directory is opened with O_NOFOLLOW and the opened directory is what is checked.
+// Returns: ok; permission_denied (value = the mode found, or EACCES when we may not read it) if
+// it exists but is not private to us; invalid_argument if it is not a directory (a symbolic
+// link, a file), empty or longer than k_local_path_bytes; platform_error (value = errno).
 [[nodiscard]] result<void> make_private_directory(const char* path) noexcept;
 
 // What stat says about a path (for checks and tests): permission bits, owner, type.
@@ -60,9 +64,13 @@ class local_listener {
   // listens, non-blocking. A socket file left by a process that is gone is replaced; one a live
   // server answers on is not. The bind happens inside the 0700 directory, so nobody else can
   // reach the file between bind() and chmod(); the process umask is left alone (it is shared
-  // by every thread). Returns: ok; invalid_argument (empty name, a '/' in it, a path longer
-  // than k_local_path_bytes, something other than a socket at the path); already_running (a
-  // live server answers there, or this listener is open); make_private_directory's errors;
+  // by every thread). Opening is atomic per path: concurrent open()s of one path, from threads
+  // or processes, hold an exclusive flock() on the directory from the stale check to listen(),
+  // so exactly one succeeds and the others get already_running (close() takes the same lock).
+  // The listener keeps a descriptor of the directory while it is open.
+  // Returns: ok; invalid_argument (empty name, a '/' in it, a path longer than
+  // k_local_path_bytes, something other than a socket at the path); already_running (a live
+  // server answers there, or this listener is open); make_private_directory's errors;
   // resource_exhausted / platform_error (value = errno).
   [[nodiscard]] result<void> open(const char* directory, const char* name) noexcept;
   // Closes the socket and removes its file (if it is still the one bound here). Idempotent.
@@ -80,6 +88,7 @@ class local_listener {
 
  private:
   int m_fd{-1};
+  int m_dir{-1};              // the socket's directory, locked by open() and close()
   std::uint64_t m_device{0};  // the bound file's identity: close() removes only that file
   std::uint64_t m_inode{0};
   char m_path[k_local_path_bytes + 1]{};
@@ -89,6 +98,12 @@ class local_listener {
 // Returns: the descriptor (close it with close_fd()); invalid_argument (path too long);
 // permission_denied / platform_error (value = errno: ENOENT, ECONNREFUSED, EACCES...).
 [[nodiscard]] result<int> local_connect(const char* path) noexcept;
+// Connects like local_connect(path), but no blocking call on the descriptor waits longer than
+// `timeout` (a positive duration, rounded up to a microsecond): connect() (a server whose queue
+// is full), every read() and every write() (SO_RCVTIMEO / SO_SNDTIMEO) then fail with EAGAIN.
+// Returns: the descriptor; invalid_argument (path too long, timeout not positive); timeout
+// (connect waited `timeout`); permission_denied / platform_error (value = errno).
+[[nodiscard]] result<int> local_connect(const char* path, duration timeout) noexcept;
 
 // What one read_some() / write_some() did.
 struct io_transfer {
