@@ -450,6 +450,12 @@ int main(int argc, char** argv) {
         } else if (!arrow && k == 'R') {
           verb = "restart";
         }
+        if (verb != nullptr && selected < v.rows.size() &&
+            v.rows[selected].flags.find("path_cut") != std::string::npos) {
+          // A cut path may be another child's whole path: never send a command with it.
+          status = "refused: this child's path is cut to fit the snapshot (ids too long)";
+          verb = nullptr;
+        }
         if (verb != nullptr && selected < v.rows.size()) {
           const std::string command = std::string(verb) + " " + v.rows[selected].path;
           if (!c.send(command + "\n")) {
