@@ -107,7 +107,7 @@ class task_handle {
   // Cancels the task. Returns: queued - it was queued and will never run (outcome cancelled);
   // running - it is asked to stop at its next safe point, and ends as stopped (or failed, if it
   // returns an error); exited if it already has an outcome; stale_handle; invalid_handle.
-  result<task_state> cancel() const noexcept;
+  [[nodiscard]] result<task_state> cancel() const noexcept;
 
   [[nodiscard]] bool is_null() const noexcept { return m_pool == nullptr; }
   [[nodiscard]] std::uint32_t generation() const noexcept { return m_generation; }
@@ -323,8 +323,8 @@ class pool_base {
   void cancel_leftovers() noexcept;
   [[nodiscard]] bool from_pool_thread() const noexcept;
   [[nodiscard]] const char* offender_of(std::size_t t) const noexcept;
-  result<task_report> wait_task(std::uint32_t slot, std::uint32_t gen, duration timeout) const noexcept;
-  result<task_state> state_of_task(std::uint32_t slot, std::uint32_t gen) const noexcept;
+  [[nodiscard]] result<task_report> wait_task(std::uint32_t slot, std::uint32_t gen, duration timeout) const noexcept;
+  [[nodiscard]] result<task_state> state_of_task(std::uint32_t slot, std::uint32_t gen) const noexcept;
   result<task_state> cancel_task(std::uint32_t slot, std::uint32_t gen) noexcept;
   [[nodiscard]] shutdown_report report() const noexcept;
 
