@@ -323,7 +323,8 @@ class pool_base {
   void cancel_leftovers() noexcept;
   [[nodiscard]] bool from_pool_thread() const noexcept;
   [[nodiscard]] const char* offender_of(std::size_t t) const noexcept;
-  [[nodiscard]] result<task_report> wait_task(std::uint32_t slot, std::uint32_t gen, duration timeout) const noexcept;
+  [[nodiscard]] result<task_report> wait_task(std::uint32_t slot, std::uint32_t gen,
+                                              duration timeout) const noexcept;
   [[nodiscard]] result<task_state> state_of_task(std::uint32_t slot, std::uint32_t gen) const noexcept;
   result<task_state> cancel_task(std::uint32_t slot, std::uint32_t gen) noexcept;
   [[nodiscard]] shutdown_report report() const noexcept;
