@@ -14,29 +14,15 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
+#include "temp_dir.hpp"
 #include "steward/platform/local_socket.hpp"
 #include "test_support.hpp"
 
 using steward::errc;
 namespace platform = steward::platform;
+using testutil::temp_dir;
 
 namespace {
-
-// A temporary directory that is removed (with what the tests left in it) at the end.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/steward-socket-test-XXXXXX";
-    const char* made = ::mkdtemp(name);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~temp_dir() {
-    const std::string cmd = "rm -rf '" + path + "'";
-    CHECK(std::system(cmd.c_str()) == 0);  // NOLINT(concurrency-mt-unsafe)
-  }
-  [[nodiscard]] std::string sub(const char* name) const { return path + "/" + name; }
-};
 
 }  // namespace
 

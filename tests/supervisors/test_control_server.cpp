@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
+#include "temp_dir.hpp"
 #include "steward/platform/local_socket.hpp"
 #include "steward/supervisors/control_server.hpp"
 #include "supervisor_kit.hpp"
@@ -29,6 +30,7 @@ using steward::control_verb;
 using steward::errc;
 using steward::worker_state;
 namespace platform = steward::platform;
+using testutil::temp_dir;
 
 namespace {
 
@@ -59,20 +61,6 @@ std::string answer(test_server& server, const std::string& line) {
 bool starts_with(const std::string& s, const char* prefix) {
   return s.compare(0, std::strlen(prefix), prefix) == 0;
 }
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/steward-control-test-XXXXXX";
-    const char* made = ::mkdtemp(name);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~temp_dir() {
-    const std::string cmd = "rm -rf '" + path + "'";
-    CHECK(std::system(cmd.c_str()) == 0);  // NOLINT(concurrency-mt-unsafe)
-  }
-};
 
 // A client on a blocking descriptor; reads are bounded by a watchdog, not used as timing.
 struct client {

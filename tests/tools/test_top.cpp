@@ -21,27 +21,15 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "steward/platform/local_socket.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): posix_spawn's environment
 
 namespace platform = steward::platform;
+using testutil::temp_dir;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/steward-top-test-XXXXXX";
-    const char* made = ::mkdtemp(name);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~temp_dir() {
-    const std::string cmd = "rm -rf '" + path + "'";
-    CHECK(std::system(cmd.c_str()) == 0);  // NOLINT(concurrency-mt-unsafe)
-  }
-};
 
 std::string contents(const std::string& file) {
   std::ifstream in(file);
