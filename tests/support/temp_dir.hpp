@@ -1,7 +1,6 @@
 // A temporary directory for one test, removed (with whatever the test left in it) at the end.
 #pragma once
 
-
 #include <cstdlib>  // mkdtemp (POSIX, declared by glibc here), system
 #include <string>
 
