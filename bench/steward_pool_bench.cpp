@@ -8,7 +8,8 @@
 //   tiny_task           one producer, 2 pool threads, per task (submit to all done / n)
 //   pause_all_8         8 tasks looping over a 1 ms sleep on 8 threads: pause() until all parked,
 //                       vs a shared flag + condvar + acknowledgement counter
-//   resume_all_8        resume() until all 8 run again, vs the same
+//   resume_all_8        resume() until all 8 run again, vs the same; also a raw futex broadcast
+//                       (no mutex, no lifecycle) as the floor any protocol pays on this machine
 // The allocations per task of each pool are printed as a NOTE (global operator new counted).
 // Usage: steward_pool_bench [--quick] [--rounds N]
 #include <condition_variable>
@@ -246,6 +247,51 @@ class flag_pause {
   std::vector<std::thread> m_threads;
 };
 
+// The floor: one futex word, one broadcast wake, no mutex and no lifecycle. What unparking 8
+// sleeping threads costs on this machine whatever the protocol; shown next to the others.
+class futex_pause {
+ public:
+  explicit futex_pause(sleepers& s) : m_s(s) {
+    for (int i = 0; i < 8; ++i) m_threads.emplace_back([this, i] { run(i); });
+  }
+  ~futex_pause() {
+    m_s.quit.store(true);
+    resume();
+    for (auto& t : m_threads) t.join();
+  }
+  futex_pause(const futex_pause&) = delete;
+  futex_pause& operator=(const futex_pause&) = delete;
+  void pause() {
+    m_paused.store(1, std::memory_order_seq_cst);
+    while (m_parked.load(std::memory_order_seq_cst) != 8) std::this_thread::yield();
+  }
+  void resume() {
+    m_paused.store(0, std::memory_order_seq_cst);
+    m_word.fetch_add(1, std::memory_order_seq_cst);
+    bench::futex_wake_all(m_word);
+  }
+
+ private:
+  void run(int i) {
+    while (!m_s.quit.load()) {
+      if (m_paused.load(std::memory_order_seq_cst) != 0) {
+        m_parked.fetch_add(1, std::memory_order_seq_cst);
+        for (;;) {
+          const std::uint32_t seen = m_word.load(std::memory_order_seq_cst);  // before the flag
+          if (m_paused.load(std::memory_order_seq_cst) == 0 || m_s.quit.load()) break;
+          bench::futex_wait(m_word, seen);
+        }
+        m_parked.fetch_sub(1, std::memory_order_seq_cst);
+      }
+      m_s.ticks[i].fetch_add(1, std::memory_order_release);
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  sleepers& m_s;
+  std::atomic<std::uint32_t> m_paused{0}, m_parked{0}, m_word{0};
+  std::vector<std::thread> m_threads;
+};
+
 double until_all_ticked(sleepers& s, const std::uint64_t (&before)[8], clk::time_point t0) {
   for (int i = 0; i < 8; ++i) {
     while (s.ticks[i].load(std::memory_order_acquire) == before[i]) std::this_thread::yield();
@@ -350,9 +396,10 @@ int main(int argc, char** argv) {
   pp.reset();
 
   // Pause / resume of 8 sleeping tasks.
-  series s_pause("steward_pool"), f_pause("flag_condvar"), s_resume("steward_pool"), f_resume("flag_condvar");
+  series s_pause("steward_pool"), f_pause("flag_condvar"), s_resume("steward_pool"), f_resume("flag_condvar"),
+      x_resume("raw_futex_floor");
   {
-    sleepers ss, fs;
+    sleepers ss, fs, xs;
     auto p8 = std::make_unique<pool8>("bench-pause");
     if (!p8->start()) return 1;
     sleepers* ssp = &ss;
@@ -367,32 +414,38 @@ int main(int argc, char** argv) {
       if (!h) return 1;
     }
     flag_pause fp(fs);
+    futex_pause xp(xs);
     std::this_thread::sleep_for(20ms);
     for (int r = 0; r < o.rounds; ++r) {
       const auto round = static_cast<std::size_t>(r);
       for (int i = 0; i < pause_samples; ++i) {
         std::uint64_t before[8];
-        const bool steward_first = (r + i) % 2 == 0;
-        for (int which = 0; which < 2; ++which) {
-          const bool steward_now = (which == 0) == steward_first;
+        for (int which = 0; which < 3; ++which) {
+          const int impl = (r + i + which) % 3;  // 0 steward, 1 flag + condvar, 2 raw futex
           std::this_thread::sleep_for(3ms);
           auto t0 = clk::now();
-          if (steward_now) {
+          if (impl == 0) {
             if (!p8->pause(std::chrono::seconds(10))) return 2;
             s_pause.add(round, bench::ns_since(t0));
-          } else {
+          } else if (impl == 1) {
             fp.pause();
             f_pause.add(round, bench::ns_since(t0));
+          } else {
+            xp.pause();
           }
           std::this_thread::sleep_for(2ms);  // the sleeps' deadlines pass while parked
-          snapshot_ticks(steward_now ? ss : fs, before);
+          sleepers& which_s = impl == 0 ? ss : impl == 1 ? fs : xs;
+          snapshot_ticks(which_s, before);
           t0 = clk::now();
-          if (steward_now) {
+          if (impl == 0) {
             if (!p8->resume()) return 3;
             s_resume.add(round, until_all_ticked(ss, before, t0));
-          } else {
+          } else if (impl == 1) {
             fp.resume();
             f_resume.add(round, until_all_ticked(fs, before, t0));
+          } else {
+            xp.resume();
+            x_resume.add(round, until_all_ticked(xs, before, t0));
           }
         }
       }
@@ -402,6 +455,7 @@ int main(int argc, char** argv) {
   }
   bench::report("pause_all_8", s_pause, f_pause, {0.5, 0}, 8);
   bench::report("resume_all_8", s_resume, f_resume, {0.5, 0}, 8);
+  bench::report("resume_all_8", x_resume, f_resume, {}, 8);
   bench::print_table("steward pool vs baselines (same run)");
   bench::print_loadavg(o, "end");
   return 0;

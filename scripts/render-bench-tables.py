@@ -41,6 +41,7 @@ IMPL = {
     "steward_pool": "**steward pool**",
     "plain_pool": "plain pool: mutex + condvar + `std::function`",
     "flag_condvar": "shared flag + condvar + ack counter",
+    "raw_futex_floor": "floor: one futex word + broadcast wake, no lifecycle",
     "mpmc_ring": "**lock-free MPMC ring**",
     "locked_ring": "the same ring under a PI mutex",
 }
