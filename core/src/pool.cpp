@@ -22,22 +22,29 @@ constexpr const char* k_module = "pool";
 constexpr unsigned k_submit_spins = 1000;  // rounds of try + cpu_relax before a full-queue submit parks
 using detail::task_slot;
 
-constexpr std::uint32_t state_bits(task_state s) noexcept {
-  return static_cast<std::uint32_t>(s);
+constexpr std::uint64_t state_bits(task_state s) noexcept {
+  return static_cast<std::uint64_t>(s);
 }
-constexpr task_state state_in(std::uint32_t word) noexcept {
+constexpr task_state state_in(std::uint64_t word) noexcept {
   return static_cast<task_state>(word & task_slot::k_state_mask);
 }
-constexpr std::uint32_t generation_in(std::uint32_t word) noexcept {
+constexpr std::uint64_t generation_in(std::uint64_t word) noexcept {
   return word >> task_slot::k_generation_shift;
 }
-constexpr std::uint32_t make_word(std::uint32_t gen, task_state s) noexcept {
+constexpr std::uint64_t make_word(std::uint64_t gen, task_state s) noexcept {
   return (gen << task_slot::k_generation_shift) | state_bits(s);
 }
-// Generations run 1..2^24-1: 0 marks a slot that never held a task, so no handle matches it.
-constexpr std::uint32_t next_generation(std::uint32_t word) noexcept {
-  const std::uint32_t gen = (generation_in(word) + 1U) & 0xFFFFFFU;
-  return gen == 0 ? 1U : gen;
+// Generations run from 1 up (0 marks a slot that never held a task, so no handle matches it);
+// 56 bits do not wrap in a device's life, so a handle is never taken for a later task.
+constexpr std::uint64_t k_last_generation = (std::uint64_t{1} << (64U - task_slot::k_generation_shift)) - 1U;
+constexpr std::uint64_t next_generation(std::uint64_t word) noexcept {
+  const std::uint64_t gen = generation_in(word);
+  return gen == k_last_generation ? 1U : gen + 1U;
+}
+
+// A waiter sleeps on the slot's 32-bit outcome_seq: bump it, then wake.
+void announce_outcome(task_slot& s) noexcept {
+  s.outcome_seq.fetch_add(1, std::memory_order_release);
 }
 
 // A tally with one writer: a plain load and store, no locked instruction.
@@ -190,33 +197,70 @@ const char* pool_base::offender_of(std::size_t t) const noexcept {
 // ---------------------------------------------------------------- submit
 
 result<std::uint32_t> pool_base::acquire_slot(const submit_options& opts) noexcept {
-  if (m_phase.load(std::memory_order_acquire) != phase::open) return fail(errc::stopping, opts.name);
+  // One RMW checks the phase and counts this submit in (NOTE-3).
+  if ((m_gate.fetch_add(k_one_submit, std::memory_order_seq_cst) & k_phase_mask) != 0) {
+    end_submit();
+    return fail(errc::stopping, opts.name);
+  }
+  auto slot = take_free_slot(opts);
+  if (!slot) end_submit();
+  return slot;
+}
+
+result<std::uint32_t> pool_base::take_free_slot(const submit_options& opts) noexcept {
   std::uint32_t slot = 0;
   if (m_storage.free_slots->try_pop(slot)) return slot;
   if (opts.block_for <= duration::zero()) return fail(errc::queue_full, opts.name);
   auto deadline = platform::deadline_after(opts.block_for);
   if (!deadline) return fail(deadline.error());
+  // A slot taken after a wait is handed back if the pool closed meanwhile: a submit that had to
+  // wait answers stopping rather than queue into a closing pool.
+  auto closed = [this] { return current_phase() != phase::open; };
+  auto taken_open = [&]() -> result<std::uint32_t> {
+    if (!closed()) return slot;
+    free_slot(slot);
+    return fail(errc::stopping, opts.name);
+  };
   for (;;) {
     // Spin first, unannounced: under a steady stream a slot frees every few hundred
     // nanoseconds, and an announced waiter would cost the freeing thread a futex wake per task.
     for (unsigned i = 0; i < k_submit_spins; ++i) {
-      if (m_storage.free_slots->try_pop(slot)) return slot;
-      if (m_phase.load(std::memory_order_relaxed) != phase::open) return fail(errc::stopping, opts.name);
+      if (m_storage.free_slots->try_pop(slot)) return taken_open();
+      if (closed()) return fail(errc::stopping, opts.name);
       platform::cpu_relax();
     }
     // Dekker pairing with free_slot(): announce, read the epoch, look; it frees, bumps, reads.
     m_free_waiters.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t seen = m_free_epoch.load(std::memory_order_seq_cst);
     const bool taken = m_storage.free_slots->try_pop(slot);
-    const bool closed = m_phase.load(std::memory_order_seq_cst) != phase::open;
+    const bool was_closed = (m_gate.load(std::memory_order_seq_cst) & k_phase_mask) != 0;
     platform::park_status waited = platform::park_status::woken;
-    if (!taken && !closed) waited = platform::park_wait(m_free_epoch, seen, *deadline);
+    if (!taken && !was_closed) waited = platform::park_wait(m_free_epoch, seen, *deadline);
     m_free_waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (taken) return slot;
-    if (closed) return fail(errc::stopping, opts.name);
+    if (taken) return taken_open();
+    if (was_closed) return fail(errc::stopping, opts.name);
     if (waited == platform::park_status::timed_out) {
-      if (m_storage.free_slots->try_pop(slot)) return slot;
+      if (m_storage.free_slots->try_pop(slot)) return taken_open();
       return fail(errc::queue_full, opts.name);
+    }
+  }
+}
+
+void pool_base::end_submit() noexcept {
+  const std::uint32_t before = m_gate.fetch_sub(k_one_submit, std::memory_order_seq_cst);
+  // The last submit out of a closed pool: pool threads waiting to return, and shutdown().
+  if ((before & k_phase_mask) != 0 && before < 2 * k_one_submit) {
+    m_work.notify_all();
+    platform::park_wake_all(m_gate);
+  }
+}
+
+bool pool_base::wait_submits_out(time_point deadline) noexcept {
+  for (;;) {
+    const std::uint32_t g = m_gate.load(std::memory_order_seq_cst);
+    if (g < k_one_submit) return true;
+    if (platform::park_wait(m_gate, g, deadline) == platform::park_status::timed_out) {
+      return m_gate.load(std::memory_order_seq_cst) < k_one_submit;
     }
   }
 }
@@ -230,7 +274,7 @@ void pool_base::note_queued() noexcept {
 
 task_handle pool_base::publish(std::uint32_t slot, const char* name) noexcept {
   task_slot& s = m_storage.slots[slot];
-  const std::uint32_t gen = next_generation(s.word.load(std::memory_order_relaxed));
+  const std::uint64_t gen = next_generation(s.word.load(std::memory_order_relaxed));
   s.name.store(name, std::memory_order_release);        // read as a detail of a cancelled task
   m_submitted.fetch_add(1, std::memory_order_relaxed);  // before the task can be taken or counted
   // release pairs with the pool thread's acquire in run_one(): the callable is stored
@@ -238,6 +282,7 @@ task_handle pool_base::publish(std::uint32_t slot, const char* name) noexcept {
   push_spinning(*m_storage.run_queue, slot);
   note_queued();
   m_work.notify_one();  // one atomic load when no thread is idle
+  end_submit();         // after the push: a draining thread that sees no submit in flight sees it
   return task_handle{this, slot, gen};
 }
 
@@ -259,21 +304,27 @@ result<void> pool_base::thread_main(worker_context& ctx, std::size_t t) noexcept
     STEWARD_TRY(ctx.checkpoint());  // between tasks: a pause parks here, a stop ends the thread
     std::uint32_t slot = detail::k_no_task;
     if (!queue.try_pop(slot)) {
-      if (m_phase.load(std::memory_order_acquire) != phase::open) return {};  // closed, drained
       bool taken = false;
       // The predicate runs only while no pause is pending (worker::wait_loop), so a parked
       // thread never takes a task.
-      STEWARD_TRY(ctx.wait_until(
-          m_work,
-          [&] {
-            taken = queue.try_pop(slot);
-            return taken || m_phase.load(std::memory_order_acquire) != phase::open;
-          },
-          never));
-      if (!taken) return {};
-      // notify_one() may have landed on this thread again before it detached (it was woken
-      // and still attached); so a thread leaving the wait with work left passes the wake on.
-      if (queue.size_approx() != 0) m_work.notify_one();
+      if (!drained()) {
+        STEWARD_TRY(ctx.wait_until(
+            m_work,
+            [&] {
+              taken = queue.try_pop(slot);
+              return taken || drained();
+            },
+            never));
+      }
+      if (!taken) {
+        // Closed with no submit in flight: the last submit's push happened before it counted
+        // itself out, so one more look sees it (NOTE-3); an empty queue now stays empty.
+        if (!queue.try_pop(slot)) return {};
+      } else if (queue.size_approx() != 0) {
+        // notify_one() may have landed on this thread again before it detached (it was woken
+        // and still attached); so a thread leaving the wait with work left passes the wake on.
+        m_work.notify_one();
+      }
     }
     run_one(ctx, t, slot);
   }
@@ -281,14 +332,14 @@ result<void> pool_base::thread_main(worker_context& ctx, std::size_t t) noexcept
 
 void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) noexcept {
   task_slot& s = m_storage.slots[slot];
-  std::uint32_t word = s.word.load(std::memory_order_acquire);
+  std::uint64_t word = s.word.load(std::memory_order_acquire);
   for (;;) {
     if (state_in(word) != task_state::queued) {  // cancelled while queued: it never runs
       free_slot(slot);
       return;
     }
     s.thread.store(static_cast<std::uint32_t>(t), std::memory_order_relaxed);  // published by the CAS
-    const std::uint32_t running = (word & ~task_slot::k_state_mask) | state_bits(task_state::running);
+    const std::uint64_t running = (word & ~task_slot::k_state_mask) | state_bits(task_state::running);
     if (s.word.compare_exchange_weak(word, running, std::memory_order_acq_rel, std::memory_order_acquire))
       break;
   }
@@ -296,7 +347,7 @@ void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) 
   count_one(thread.started);
   thread.current.store(slot, std::memory_order_release);
   thread.cleanup.reset(++thread.epoch);
-  const std::uint32_t gen = generation_in(word);
+  const std::uint64_t gen = generation_in(word);
   const char* name = s.name.load(std::memory_order_relaxed);
   task_context task(ctx, s, thread, gen, name);
 
@@ -320,8 +371,13 @@ void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) 
   const cleanup_summary cleanup = thread.cleanup.unwind();  // the task's scope, exactly once
   thread.current.store(detail::k_no_task, std::memory_order_release);
 
-  const bool stop_asked =
-      (s.word.load(std::memory_order_acquire) & task_slot::k_cancel_flag) != 0 || ctx.should_stop();
+  // The outcome is decided here, in one CAS against cancel(): a cancel that landed before it makes
+  // the task stopped (cancel() answered running); one after it answers exited (NOTE-1).
+  std::uint64_t at_return = s.word.load(std::memory_order_acquire);
+  while (!s.word.compare_exchange_weak(at_return, at_return | task_slot::k_returned_flag,
+                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
+  }
+  const bool stop_asked = (at_return & task_slot::k_cancel_flag) != 0 || ctx.should_stop();
   const bool ended_cleanly = outcome || (stop_asked && outcome.error() == errc::stop_requested);
   task_state final_state = stop_asked ? task_state::stopped : task_state::completed;
   error err = stop_asked ? error{errc::stop_requested, 0, name} : error{};
@@ -335,10 +391,10 @@ void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) 
   const bool waited_for = finish(thread, s, gen, final_state, err, cleanup, detail);
   // Free first, then wake: a waiter woken by the outcome finds the slot free for its next submit.
   free_slot(slot);
-  if (waited_for) platform::park_wake_all(s.word);
+  if (waited_for) platform::park_wake_all(s.outcome_seq);
 }
 
-bool pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint32_t gen, task_state outcome,
+bool pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint64_t gen, task_state outcome,
                        const error& err, cleanup_summary cleanup, const char* detail) noexcept {
   // Details first (release stores, read as a seqlock by wait_task), then the counters, then
   // the word: whoever sees the outcome sees both.
@@ -359,49 +415,60 @@ bool pool_base::finish(detail::pool_thread& thread, task_slot& s, std::uint32_t 
       count_one(thread.failed);
       break;
   }
-  const std::uint32_t before = s.word.exchange(make_word(gen, outcome), std::memory_order_acq_rel);
-  return (before & task_slot::k_waiter_flag) != 0;
+  const std::uint64_t before = s.word.exchange(make_word(gen, outcome), std::memory_order_acq_rel);
+  if ((before & task_slot::k_waiter_flag) == 0) return false;
+  announce_outcome(s);
+  return true;
 }
 
 // ---------------------------------------------------------------- per-task calls
 
-result<task_state> pool_base::state_of_task(std::uint32_t slot, std::uint32_t gen) const noexcept {
+result<task_state> pool_base::state_of_task(std::uint32_t slot, std::uint64_t gen) const noexcept {
   if (slot >= m_capacity || gen == 0) return fail(errc::invalid_handle);
-  const std::uint32_t word = m_storage.slots[slot].word.load(std::memory_order_acquire);
+  const std::uint64_t word = m_storage.slots[slot].word.load(std::memory_order_acquire);
   if (generation_in(word) != gen) return fail(errc::stale_handle);
   return state_in(word);
 }
 
+void pool_base::cancelled_queued(task_slot& s, std::uint64_t before) noexcept {
+  m_cancelled.fetch_add(1, std::memory_order_relaxed);
+  if ((before & task_slot::k_waiter_flag) != 0) {
+    announce_outcome(s);
+    platform::park_wake_all(s.outcome_seq);
+  }
+}
+
 bool pool_base::cancel_queued(std::uint32_t slot) noexcept {
   task_slot& s = m_storage.slots[slot];
-  std::uint32_t word = s.word.load(std::memory_order_acquire);
+  std::uint64_t word = s.word.load(std::memory_order_acquire);
   while (state_in(word) == task_state::queued) {
     if (s.word.compare_exchange_weak(word, make_word(generation_in(word), task_state::cancelled),
                                      std::memory_order_acq_rel, std::memory_order_acquire)) {
-      m_cancelled.fetch_add(1, std::memory_order_relaxed);
-      if ((word & task_slot::k_waiter_flag) != 0) platform::park_wake_all(s.word);
+      cancelled_queued(s, word);
       return true;
     }
   }
   return false;
 }
 
-result<task_state> pool_base::cancel_task(std::uint32_t slot, std::uint32_t gen) noexcept {
+result<task_state> pool_base::cancel_task(std::uint32_t slot, std::uint64_t gen) noexcept {
   if (slot >= m_capacity || gen == 0) return fail(errc::invalid_handle);
   task_slot& s = m_storage.slots[slot];
-  std::uint32_t word = s.word.load(std::memory_order_acquire);
+  std::uint64_t word = s.word.load(std::memory_order_acquire);
   for (;;) {
     if (generation_in(word) != gen) return fail(errc::stale_handle);
     switch (state_in(word)) {
       case task_state::queued:
         if (s.word.compare_exchange_weak(word, make_word(gen, task_state::cancelled),
                                          std::memory_order_acq_rel, std::memory_order_acquire)) {
-          m_cancelled.fetch_add(1, std::memory_order_relaxed);
-          if ((word & task_slot::k_waiter_flag) != 0) platform::park_wake_all(s.word);
+          cancelled_queued(s, word);
           return task_state::queued;
         }
         continue;
       case task_state::running: {
+        // Returned: its outcome was decided without this cancel, which therefore changes nothing.
+        if ((word & task_slot::k_returned_flag) != 0)
+          return fail(errc::exited, s.name.load(std::memory_order_relaxed));
         if ((word & task_slot::k_cancel_flag) != 0) return task_state::running;  // asked already
         if (!s.word.compare_exchange_weak(word, word | task_slot::k_cancel_flag, std::memory_order_acq_rel,
                                           std::memory_order_acquire)) {
@@ -419,7 +486,7 @@ result<task_state> pool_base::cancel_task(std::uint32_t slot, std::uint32_t gen)
   }
 }
 
-result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint32_t gen,
+result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint64_t gen,
                                          duration timeout) const noexcept {
   if (slot >= m_capacity || gen == 0) return fail(errc::invalid_handle);
   task_slot& s = m_storage.slots[slot];
@@ -427,7 +494,7 @@ result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint32_t gen,
   bool have_deadline = false;
   bool timed_out = false;
   for (;;) {
-    std::uint32_t word = s.word.load(std::memory_order_acquire);
+    std::uint64_t word = s.word.load(std::memory_order_acquire);
     if (generation_in(word) != gen) return fail(errc::stale_handle);
     const task_state st = state_in(word);
     if (is_outcome(st)) {
@@ -460,23 +527,26 @@ result<task_report> pool_base::wait_task(std::uint32_t slot, std::uint32_t gen,
                                         std::memory_order_acquire)) {
         continue;
       }
-      word |= task_slot::k_waiter_flag;
     }
+    // The flag is set before this read, so whoever publishes the outcome bumps outcome_seq after
+    // it: either this read sees the bump (and the next look the outcome) or the park is woken.
+    const std::uint32_t seen = s.outcome_seq.load(std::memory_order_acquire);
+    const std::uint64_t now = s.word.load(std::memory_order_acquire);
+    if (generation_in(now) != gen || is_outcome(state_in(now))) continue;
     if (!have_deadline) {
       auto d = platform::deadline_after(timeout);
       if (!d) return fail(d.error());
       deadline = *d;
       have_deadline = true;
     }
-    // A cancel flag set meanwhile changes the word: the wait returns and loops.
-    timed_out = platform::park_wait(s.word, word, deadline) == platform::park_status::timed_out;
+    timed_out = platform::park_wait(s.outcome_seq, seen, deadline) == platform::park_status::timed_out;
   }
 }
 
 // ---------------------------------------------------------------- pool-wide controls
 
 result<void> pool_base::start(duration timeout) noexcept {
-  if (m_phase.load(std::memory_order_acquire) != phase::open) return fail(errc::stopping, "pool");
+  if (current_phase() != phase::open) return fail(errc::stopping, "pool");
   auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
   auto undo = [this](std::size_t started_threads) {
@@ -508,12 +578,19 @@ result<void> pool_base::start(duration timeout) noexcept {
 
 result<void> pool_base::pause(duration timeout) noexcept {
   if (from_pool_thread()) return fail(errc::would_deadlock, "pool");
-  if (m_phase.load(std::memory_order_acquire) != phase::open) return fail(errc::stopping, "pool");
+  if (current_phase() != phase::open) return fail(errc::stopping, "pool");
   auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
   // Ask every thread first, then wait: the threads park in parallel.
   for (std::size_t t = 0; t < m_thread_count; ++t)
     static_cast<void>(m_storage.workers[t]->pause(duration::zero()));
+  // A shutdown() that began meanwhile may have resumed the threads before these requests landed
+  // (each worker's mutex orders the two, and shutdown() closes the gate before it resumes), so a
+  // drain would wait on parked threads: withdraw them. The threads answer to shutdown() now.
+  if (current_phase() != phase::open) {
+    for (std::size_t t = 0; t < m_thread_count; ++t) static_cast<void>(m_storage.workers[t]->resume());
+    return fail(errc::stopping, "pool");
+  }
   if (timeout <= duration::zero()) return {};
   for (std::size_t t = 0; t < m_thread_count; ++t) {
     auto now = platform::monotonic_now();
@@ -531,7 +608,8 @@ result<void> pool_base::pause(duration timeout) noexcept {
         return fail(errc::timeout, offender_of(t),
                     slot == detail::k_no_task ? -1 : static_cast<std::int32_t>(slot));
       }
-      default:
+      default:  // cancelled: a resume() or a shutdown() withdrew the request
+        if (current_phase() != phase::open) return fail(errc::stopping, "pool");
         return fail(parked.error());
     }
   }
@@ -539,7 +617,7 @@ result<void> pool_base::pause(duration timeout) noexcept {
 }
 
 result<void> pool_base::resume() noexcept {
-  if (m_phase.load(std::memory_order_acquire) != phase::open) return fail(errc::stopping, "pool");
+  if (current_phase() != phase::open) return fail(errc::stopping, "pool");
   for (std::size_t t = 0; t < m_thread_count; ++t) {
     auto resumed = m_storage.workers[t]->resume();
     if (!resumed && resumed.error() != errc::not_running && resumed.error() != errc::stopping) {
@@ -571,10 +649,15 @@ result<shutdown_report> pool_base::shutdown(shutdown_mode mode, duration timeout
   if (from_pool_thread()) return fail(errc::would_deadlock, "pool");
   auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
-  phase expected = phase::open;
-  const phase closing = mode == shutdown_mode::drain ? phase::draining : phase::cancelling;
-  m_phase.compare_exchange_strong(expected, closing, std::memory_order_seq_cst);
-  const bool cancelling = m_phase.load(std::memory_order_acquire) == phase::cancelling;
+  // open -> draining or cancelling; draining -> cancelling: a cancel escalates a drain that has
+  // not finished (its tasks are taking too long), from any thread or from the destructor.
+  const auto closing =
+      static_cast<std::uint32_t>(mode == shutdown_mode::drain ? phase::draining : phase::cancelling);
+  std::uint32_t gate = m_gate.load(std::memory_order_seq_cst);
+  while ((gate & k_phase_mask) < closing &&
+         !m_gate.compare_exchange_weak(gate, (gate & ~k_phase_mask) | closing, std::memory_order_seq_cst)) {
+  }
+  const bool cancelling = current_phase() == phase::cancelling;
   // Blocked submitters answer stopping.
   m_free_epoch.fetch_add(1, std::memory_order_seq_cst);
   platform::park_wake_all(m_free_epoch);
@@ -602,7 +685,10 @@ result<shutdown_report> pool_base::shutdown(shutdown_mode mode, duration timeout
       ++hung;
     }
   }
-  if (hung == 0) cancel_leftovers();  // a submit that raced the close, or threads never started
+  // Submits that got past the gate before it closed queue their tasks before they count out; in
+  // a cancel (or a pool whose threads never started) those are cancelled here.
+  const bool submits_out = wait_submits_out(*deadline);
+  if (hung == 0 && submits_out) cancel_leftovers();
   shutdown_report r = report();
   r.hung_threads = hung;
   r.offender = offender;
@@ -648,3 +734,11 @@ pool_counters pool_base::counters() const noexcept {
 // a task. Each pool thread now counts the tasks it started and ended in its own pool_thread
 // (single writer: load + store); submitters and cancellers count submissions and cancellations;
 // the gauges are differences, computed when read.
+// NOTE-3 (closing against submits). A submit used to read the phase, then take a slot and queue
+// the task; a shutdown() landing in between let the task be queued after the threads had
+// returned, and it stayed queued for good. Now the phase and the count of submits in flight
+// share m_gate: acquire_slot() checks and counts in with one seq_cst RMW, publish() counts out
+// after the push. A pool thread returns only after reading "closed, none in flight" and then
+// finding the queue empty once more: any submit it did not count had either pushed before
+// counting out (so that last look sees the task) or counted in after the close (so it saw the
+// close and answered stopping). shutdown() waits for the count to reach zero before sweeping.

@@ -106,21 +106,22 @@ class task_handle {
   [[nodiscard]] result<task_state> state() const noexcept;
   // Cancels the task. Returns: queued - it was queued and will never run (outcome cancelled);
   // running - it is asked to stop at its next safe point, and ends as stopped (or failed, if it
-  // returns an error); exited if it already has an outcome; stale_handle; invalid_handle.
+  // returns an error or a cleanup release fails); exited once its callable has returned (its
+  // outcome is then fixed, even if wait() has not seen it yet); stale_handle; invalid_handle.
   [[nodiscard]] result<task_state> cancel() const noexcept;
 
   [[nodiscard]] bool is_null() const noexcept { return m_pool == nullptr; }
-  [[nodiscard]] std::uint32_t generation() const noexcept { return m_generation; }
+  [[nodiscard]] std::uint64_t generation() const noexcept { return m_generation; }
   [[nodiscard]] std::uint32_t slot() const noexcept { return m_index; }
 
  private:
   friend class pool_base;
   // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): private, built by pool_base::publish() only
-  constexpr task_handle(pool_base* p, std::uint32_t index, std::uint32_t gen) noexcept
+  constexpr task_handle(pool_base* p, std::uint32_t index, std::uint64_t gen) noexcept
       : m_pool(p), m_index(index), m_generation(gen) {}
   pool_base* m_pool{nullptr};
   std::uint32_t m_index{0};
-  std::uint32_t m_generation{0};
+  std::uint64_t m_generation{0};
 };
 
 namespace detail {
@@ -128,15 +129,22 @@ namespace detail {
 inline constexpr std::uint32_t k_no_task = 0xFFFFFFFFU;
 inline constexpr std::size_t k_detail_words = (config::exit_detail_bytes + 7U) / 8U;
 
-// One task slot's shared state. The word holds generation (high 24 bits), the state (low 3)
-// and two flags; everything else is published through it (NOTE-1 in pool.cpp).
+// One task slot's shared state. The word holds the generation (high 56 bits: a slot reused
+// every 100 ns would take over 200 years to wrap, so a stale handle never matches a later task),
+// the state (low 3) and three flags; everything else is published through it (NOTE-1 in
+// pool.cpp). A wait() sleeps on `outcome_seq`, a 32-bit futex word bumped when an outcome
+// lands, since the OS parks on 32-bit words only.
 struct task_slot {
-  static constexpr std::uint32_t k_state_mask = 0x7U;
-  static constexpr std::uint32_t k_cancel_flag = 0x8U;   // cancel() asked the running task to stop
-  static constexpr std::uint32_t k_waiter_flag = 0x10U;  // a wait() sleeps on the word
-  static constexpr std::uint32_t k_generation_shift = 8U;
+  static constexpr std::uint64_t k_state_mask = 0x7U;
+  static constexpr std::uint64_t k_cancel_flag = 0x8U;     // cancel() asked the running task to stop
+  static constexpr std::uint64_t k_waiter_flag = 0x10U;    // a wait() sleeps on outcome_seq
+  static constexpr std::uint64_t k_returned_flag = 0x20U;  // the callable returned: outcome decided
+  static constexpr std::uint64_t k_generation_shift = 8U;
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+                "the pool's task word needs lock-free 64-bit atomics");
 
-  std::atomic<std::uint32_t> word{0};
+  std::atomic<std::uint64_t> word{0};
+  std::atomic<std::uint32_t> outcome_seq{0};
   std::atomic<std::uint32_t> thread{0};  // the pool thread running it
   std::atomic<const char*> name{"task"};
   // The outcome's details: written before the word publishes the outcome, read as a seqlock.
@@ -228,21 +236,21 @@ class task_context {
   result<void> dismiss(cleanup_ref ref) noexcept { return m_thread.cleanup.dismiss(ref); }
 
   [[nodiscard]] const char* name() const noexcept { return m_name; }
-  [[nodiscard]] std::uint32_t generation() const noexcept { return m_generation; }
+  [[nodiscard]] std::uint64_t generation() const noexcept { return m_generation; }
   // The pool thread's own context (its other waits, e.g. wait_any); those do not end on cancel.
   [[nodiscard]] worker_context& thread_context() noexcept { return m_ctx; }
 
  private:
   friend class pool_base;
   task_context(worker_context& ctx, detail::task_slot& slot, detail::pool_thread& thread,
-               std::uint32_t generation, const char* name) noexcept
+               std::uint64_t generation, const char* name) noexcept
       : m_ctx(ctx), m_slot(slot), m_thread(thread), m_generation(generation), m_name(name) {}
   result<platform::io_events> wait_fd(wait_source source, time_point deadline) noexcept;
 
   worker_context& m_ctx;
   detail::task_slot& m_slot;
   detail::pool_thread& m_thread;
-  std::uint32_t m_generation;
+  std::uint64_t m_generation;
   const char* m_name;
 };
 
@@ -261,17 +269,22 @@ class pool_base {
   // Pauses the pool: returns once every running task is parked at a safe point and no queued
   // task will start (submit() still queues). A zero timeout only posts the request.
   // Returns: ok; timeout naming the task that did not reach a safe point (value = its slot) or
-  // its thread - the request stays pending; resume() withdraws it; would_deadlock from a pool
-  // thread; stopping after shutdown().
+  // its thread - the request stays pending; resume() withdraws it; cancelled if a resume() from
+  // another thread withdrew it first; would_deadlock from a pool thread; stopping once
+  // shutdown() has begun (a pause racing shutdown() withdraws itself, so a drain never meets a
+  // parked thread).
   result<void> pause(duration timeout) noexcept;
   // Lets every task run again. Returns: ok; stopping after shutdown().
   result<void> resume() noexcept;
 
-  // Closes the pool to new tasks and ends it. drain: resumes a paused pool, runs every queued
-  // task, then the threads return. cancel: queued tasks are cancelled and running ones asked to
-  // stop (through their threads' stop, which also ends a pause). Returns: the report (with
-  // hung_threads > 0 and the offender if a thread had not returned by the deadline); a later
-  // call waits again and answers the same way; would_deadlock from a pool thread.
+  // Closes the pool to new tasks and ends it. A submit() that had a slot before the close still
+  // queues its task; every other submit() answers stopping. drain: resumes a paused pool, runs
+  // every queued task (those late submits included), then the threads return. cancel: queued
+  // tasks are cancelled and running ones asked to stop (through their threads' stop, which also
+  // ends a pause). Returns: the report (with hung_threads > 0 and the offender if a thread had not
+  // returned by the deadline); a later call waits again, and a later cancel escalates a drain
+  // that has not finished; would_deadlock from a pool thread. Once it returns with no hung
+  // thread, every task submitted has an outcome.
   result<shutdown_report> shutdown(shutdown_mode mode, duration timeout) noexcept;
 
   [[nodiscard]] pool_counters counters() const noexcept;
@@ -303,42 +316,61 @@ class pool_base {
   // Shuts down (cancel) if still open; the owner calls it before its storage goes.
   void close_for_destruction() noexcept;
 
-  // Takes a free slot (waiting up to opts.block_for). Returns: its index; queue_full; stopping.
+  // Takes a free slot (waiting up to opts.block_for) and counts the submit in flight; publish()
+  // counts it out. Returns: its index; queue_full; stopping.
   result<std::uint32_t> acquire_slot(const submit_options& opts) noexcept;
   // Queues the task in `slot` (its callable is stored). Returns: its handle.
   task_handle publish(std::uint32_t slot, const char* name) noexcept;
 
  private:
   friend class task_handle;
-  enum class phase : std::uint8_t { open, draining, cancelling };
+  // m_gate: the phase in the low two bits, above them the submits in flight (between taking a
+  // slot and queueing the task). One RMW both checks the phase and counts a submit in, so a
+  // drain waits for every submit that got past the check (NOTE-3 in pool.cpp).
+  enum class phase : std::uint32_t { open = 0, draining = 1, cancelling = 2 };
+  static constexpr std::uint32_t k_phase_mask = 0x3U;
+  static constexpr std::uint32_t k_one_submit = 0x4U;
+  [[nodiscard]] phase current_phase() const noexcept {
+    return static_cast<phase>(m_gate.load(std::memory_order_acquire) & k_phase_mask);
+  }
+  // Closed, and no submit in flight: a pool thread may return once the queue is empty.
+  [[nodiscard]] bool drained() const noexcept {
+    const std::uint32_t g = m_gate.load(std::memory_order_seq_cst);
+    return (g & k_phase_mask) != 0 && g < k_one_submit;
+  }
+  result<std::uint32_t> take_free_slot(const submit_options& opts) noexcept;
+  void end_submit() noexcept;
+  // Waits until no submit is in flight. Returns: whether none is (false: the deadline passed).
+  bool wait_submits_out(time_point deadline) noexcept;
 
   result<void> thread_main(worker_context& ctx, std::size_t t) noexcept;
   void run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) noexcept;
-  [[nodiscard]] static bool finish(detail::pool_thread& thread, detail::task_slot& s, std::uint32_t gen,
+  [[nodiscard]] static bool finish(detail::pool_thread& thread, detail::task_slot& s, std::uint64_t gen,
                                    task_state outcome, const error& err, cleanup_summary cleanup,
                                    const char* detail) noexcept;
   void free_slot(std::uint32_t slot) noexcept;
   void note_queued() noexcept;
   bool cancel_queued(std::uint32_t slot) noexcept;
+  void cancelled_queued(detail::task_slot& s, std::uint64_t before) noexcept;
   void cancel_leftovers() noexcept;
   [[nodiscard]] bool from_pool_thread() const noexcept;
   [[nodiscard]] const char* offender_of(std::size_t t) const noexcept;
-  [[nodiscard]] result<task_report> wait_task(std::uint32_t slot, std::uint32_t gen,
+  [[nodiscard]] result<task_report> wait_task(std::uint32_t slot, std::uint64_t gen,
                                               duration timeout) const noexcept;
-  [[nodiscard]] result<task_state> state_of_task(std::uint32_t slot, std::uint32_t gen) const noexcept;
-  result<task_state> cancel_task(std::uint32_t slot, std::uint32_t gen) noexcept;
+  [[nodiscard]] result<task_state> state_of_task(std::uint32_t slot, std::uint64_t gen) const noexcept;
+  result<task_state> cancel_task(std::uint32_t slot, std::uint64_t gen) noexcept;
   [[nodiscard]] shutdown_report report() const noexcept;
 
   storage m_storage;
   std::size_t m_capacity;
   std::size_t m_thread_count;
   notifier m_work;  // "a task was queued, or the pool closed"
-  std::atomic<phase> m_phase{phase::open};
   // Free-slot hand-off for blocking submits: bumped on every free, slept on by waiters.
   std::atomic<std::uint32_t> m_free_epoch{0};
   std::atomic<std::uint32_t> m_free_waiters{0};
   // Written by submitters and cancellers; the pool threads count in their own pool_thread.
-  alignas(64) std::atomic<std::uint64_t> m_submitted{0};
+  alignas(64) std::atomic<std::uint32_t> m_gate{0};
+  std::atomic<std::uint64_t> m_submitted{0};
   std::atomic<std::uint64_t> m_cancelled{0};
   std::atomic<std::uint64_t> m_high_water{0};
 };

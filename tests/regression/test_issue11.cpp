@@ -1,0 +1,322 @@
+// Regressions of the pool issue (#11), found by break-it reviews through the public API:
+// pause() racing shutdown(drain), submits racing shutdown(), a cancel racing a task's return,
+// a cancel that could not escalate a drain, pause() withdrawn by resume(), cancelled slots on a
+// paused pool, and handle generations that wrapped after 2^24 reuses of a slot.
+#include <memory>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "steward/core/pool.hpp"
+#include "test_support.hpp"
+
+using namespace testutil;
+using steward::errc;
+using steward::shutdown_mode;
+using steward::submit_options;
+using steward::task_context;
+using steward::task_handle;
+using steward::task_state;
+
+namespace {
+
+template <std::size_t Threads, std::size_t Capacity>
+using test_pool = steward::pool<Threads, Capacity, 64, k_stack>;
+
+template <class Pool>
+std::unique_ptr<Pool> started_pool() {
+  auto p = std::make_unique<Pool>("issue11");
+  REQUIRE(p->start().has_value());
+  return p;
+}
+
+void spin(std::uint32_t rounds) {
+  for (volatile std::uint32_t k = 0; k < rounds; k = k + 1) {
+  }
+}
+
+// A task that waits (interruptibly) for far longer than any test runs: it ends only when asked.
+steward::result<void> sleep_until_asked(task_context& ctx) {
+  return ctx.sleep_for(std::chrono::hours(1));
+}
+
+// The task's outcome, waited for (a watchdog bound, not a timing assertion).
+task_state outcome_or_state(const task_handle& h) {
+  auto r = h.wait(k_ack);
+  REQUIRE(r.has_value());
+  return r->outcome;
+}
+
+std::uint64_t outcomes(const steward::pool_counters& c) {
+  return c.completed + c.failed + c.cancelled + c.stopped;
+}
+
+}  // namespace
+
+TEST_CASE("issue11: pool pause() racing shutdown(drain) never leaves a thread parked (race)" *
+          doctest::timeout(240)) {
+  xorshift rng(11);
+  constexpr int k_rounds = 200;
+  int answered_stopping = 0;
+  for (int round = 0; round < k_rounds; ++round) {
+    auto p = started_pool<test_pool<2, 8>>();
+    for (int i = 0; i < 4; ++i) REQUIRE(p->submit([] { spin(200); }).has_value());
+    const std::uint32_t pause_delay = rng.next() % 4000U;
+    const std::uint32_t shutdown_delay = rng.next() % 4000U;
+    const bool post_only = (rng.next() & 1U) != 0;
+    steward::result<void> paused;
+    std::atomic<bool> go{false};  // both sides start together, then each waits its own few microseconds
+    std::thread controller([&] {
+      while (!go.load()) {
+      }
+      spin(pause_delay);
+      paused = p->pause(post_only ? steward::duration::zero() : k_ack);
+    });
+    go = true;
+    spin(shutdown_delay);
+    auto ended = p->shutdown(shutdown_mode::drain, k_ack);
+    controller.join();
+    REQUIRE(ended.has_value());
+    CHECK(ended->hung_threads == 0);  // before the fix: a pause posted after the drain's resume
+    CHECK(ended->completed == 4);
+    if (!paused) {
+      CHECK((paused.error() == errc::stopping || paused.error() == errc::cancelled));
+      if (paused.error() == errc::stopping) ++answered_stopping;
+    }
+    CHECK(p->resume().error() == errc::stopping);
+  }
+  MESSAGE("pause() answered stopping in " << answered_stopping << " of " << k_rounds << " rounds");
+}
+
+TEST_CASE("issue11: pool submits racing shutdown all get an outcome and the totals add up (race)" *
+          doctest::timeout(240)) {
+  xorshift rng(1111);
+  constexpr int k_rounds = 150;
+  constexpr int k_submitters = 3;
+  constexpr std::size_t k_max_accepted = 4096;
+  for (int round = 0; round < k_rounds; ++round) {
+    auto p = started_pool<test_pool<2, 4>>();
+    const shutdown_mode mode = (round & 1) != 0 ? shutdown_mode::cancel : shutdown_mode::drain;
+    std::vector<std::vector<task_handle>> accepted(k_submitters);
+    std::vector<std::thread> submitters;
+    for (int s = 0; s < k_submitters; ++s) {
+      accepted[static_cast<std::size_t>(s)].reserve(k_max_accepted);
+      submitters.emplace_back([&, s] {
+        xorshift local(rng.next() + static_cast<std::uint32_t>(s));
+        auto& mine = accepted[static_cast<std::size_t>(s)];
+        while (mine.size() < k_max_accepted) {
+          const std::uint32_t work = local.next() % 2000U;
+          submit_options opts;
+          opts.block_for = (local.next() & 1U) != 0 ? k_ack : steward::duration::zero();
+          auto h = p->submit([work] { spin(work); }, opts);
+          if (h) {
+            mine.push_back(*h);
+          } else if (h.error() == errc::stopping) {
+            return;
+          } else {
+            CHECK(h.error() == errc::queue_full);
+          }
+        }
+      });
+    }
+    spin(rng.next() % 200000U);
+    auto ended = p->shutdown(mode, k_ack);
+    REQUIRE(ended.has_value());
+    CHECK(ended->hung_threads == 0);
+    for (auto& t : submitters) t.join();
+    // Every task accepted has an outcome (or its slot was reused, which needs an outcome first).
+    for (auto& mine : accepted) {
+      for (const auto& h : mine) {
+        auto st = h.state();
+        if (st) {
+          CHECK(steward::is_outcome(*st));
+        } else {
+          CHECK(st.error() == errc::stale_handle);
+        }
+      }
+    }
+    const auto c = p->counters();
+    CHECK(c.submitted == outcomes(c));
+    CHECK(ended->completed + ended->failed + ended->cancelled + ended->stopped == c.submitted);
+    if (mode == shutdown_mode::drain) CHECK(c.cancelled == 0);  // a drain runs late submits too
+    CHECK(p->submit([] {}).error() == errc::stopping);
+  }
+}
+
+TEST_CASE(
+    "issue11: pool a cancel racing a task's return: running means stopped, exited means it had returned "
+    "(race)" *
+    doctest::timeout(240)) {
+  auto p = started_pool<test_pool<1, 4>>();
+  xorshift rng(111);
+  int answered[3] = {0, 0, 0};  // queued, running, exited
+  // A cancelled task's slot frees when the thread passes its queue entry, a finished one's just
+  // after its outcome: the next submit may wait for either.
+  submit_options waiting;
+  waiting.block_for = k_ack;
+  for (int i = 0; i < 20000; ++i) {
+    const std::uint32_t work = rng.next() % 600U;
+    auto h = p->submit([work] { spin(work); }, waiting);
+    REQUIRE(h.has_value());
+    spin(rng.next() % 800U);
+    auto said = h->cancel();
+    auto report = h->wait(k_ack);
+    REQUIRE(report.has_value());
+    if (said && *said == task_state::queued) {
+      CHECK(report->outcome == task_state::cancelled);
+      ++answered[0];
+    } else if (said && *said == task_state::running) {
+      CHECK(report->outcome == task_state::stopped);  // before the fix: sometimes completed
+      ++answered[1];
+    } else {
+      REQUIRE_FALSE(said.has_value());
+      CHECK(said.error() == errc::exited);
+      CHECK(report->outcome == task_state::completed);
+      ++answered[2];
+    }
+  }
+  MESSAGE("cancel answered queued " << answered[0] << ", running " << answered[1] << ", exited "
+                                    << answered[2]);
+}
+
+TEST_CASE("issue11: pool a cancel while the task's cleanup runs makes it stopped" * doctest::timeout(60)) {
+  auto p = started_pool<test_pool<1, 4>>();
+  static std::atomic<bool> unwinding{false};
+  static std::atomic<bool> go_on{false};
+  unwinding = false;
+  go_on = false;
+  auto h = p->submit([](task_context& ctx) -> steward::result<void> {
+    STEWARD_TRY(ctx.defer([] {
+      unwinding = true;
+      while (!go_on.load()) std::this_thread::yield();
+    }));
+    return {};  // success: only the cancel below makes the outcome stopped
+  });
+  REQUIRE(h.has_value());
+  REQUIRE(eventually([] { return unwinding.load(); }));
+  auto said = h->cancel();
+  REQUIRE(said.has_value());
+  CHECK(*said == task_state::running);
+  go_on = true;
+  auto report = h->wait(k_ack);
+  REQUIRE(report.has_value());
+  CHECK(report->outcome == task_state::stopped);
+  CHECK(report->cleanup.released == 1);
+  CHECK(h->cancel().error() == errc::exited);
+}
+
+TEST_CASE("issue11: pool shutdown(cancel) escalates a drain that timed out" * doctest::timeout(60)) {
+  auto p = started_pool<test_pool<1, 4>>();
+  submit_options named;
+  named.name = "endless";
+  auto endless = p->submit(sleep_until_asked, named);
+  auto queued = p->submit([] {});
+  REQUIRE(endless.has_value());
+  REQUIRE(queued.has_value());
+  REQUIRE(eventually([&] { return endless->state() == task_state::running; }));
+  // The drain cannot finish: its deadline passes for certain, it is not a timing assertion.
+  auto drained = p->shutdown(shutdown_mode::drain, std::chrono::milliseconds(20));
+  REQUIRE(drained.has_value());
+  CHECK(drained->hung_threads == 1);
+  CHECK(std::string(drained->offender) == "endless");
+  auto cancelled = p->shutdown(shutdown_mode::cancel, k_ack);
+  REQUIRE(cancelled.has_value());
+  CHECK(cancelled->hung_threads == 0);
+  CHECK(outcome_or_state(*endless) == task_state::stopped);
+  CHECK(outcome_or_state(*queued) == task_state::cancelled);
+  CHECK(cancelled->stopped == 1);
+  CHECK(cancelled->cancelled == 1);
+  // A drain after the cancel does not turn it back.
+  auto again = p->shutdown(shutdown_mode::drain, k_ack);
+  REQUIRE(again.has_value());
+  CHECK(again->hung_threads == 0);
+  CHECK(again->stopped == 1);
+}
+
+TEST_CASE("issue11: pool destructor escalates a drain that timed out" * doctest::timeout(60)) {
+  static std::atomic<int> released{0};
+  released = 0;
+  {
+    auto p = started_pool<test_pool<1, 4>>();
+    auto endless = p->submit([](task_context& ctx) -> steward::result<void> {
+      STEWARD_TRY(ctx.defer([] { released.fetch_add(1); }));
+      return sleep_until_asked(ctx);
+    });
+    REQUIRE(endless.has_value());
+    REQUIRE(eventually([&] { return endless->state() == task_state::running; }));
+    auto drained = p->shutdown(shutdown_mode::drain, std::chrono::milliseconds(20));
+    REQUIRE(drained.has_value());
+    CHECK(drained->hung_threads == 1);
+    CHECK(released == 0);
+  }  // before the fix: the destructor's cancel kept the drain and waited 5 s for nothing
+  CHECK(released == 1);
+}
+
+TEST_CASE("issue11: pool pause() withdrawn by a resume() from another thread answers cancelled" *
+          doctest::timeout(60)) {
+  auto p = started_pool<test_pool<1, 4>>();
+  static std::atomic<bool> inside{false};
+  static std::atomic<bool> leave{false};
+  inside = false;
+  leave = false;
+  auto busy = p->submit([] {
+    inside = true;
+    while (!leave.load()) std::this_thread::yield();  // no safe point: the pause cannot land
+  });
+  REQUIRE(busy.has_value());
+  REQUIRE(eventually([] { return inside.load(); }));
+  steward::result<void> paused;
+  std::thread controller([&] { paused = p->pause(k_ack); });
+  REQUIRE(eventually([&] { return p->thread_worker(0).state() == steward::worker_state::pausing; }));
+  CHECK(p->resume().has_value());
+  controller.join();
+  REQUIRE_FALSE(paused.has_value());
+  CHECK(paused.error() == errc::cancelled);
+  leave = true;
+  CHECK(outcome_or_state(*busy) == task_state::completed);
+}
+
+TEST_CASE("issue11: pool slots of tasks cancelled while paused come back once the pool resumes" *
+          doctest::timeout(60)) {
+  auto p = started_pool<test_pool<1, 2>>();
+  REQUIRE(p->pause(k_ack).has_value());
+  auto a = p->submit([] {});
+  auto b = p->submit([] {});
+  REQUIRE(a.has_value());
+  REQUIRE(b.has_value());
+  CHECK(*a->cancel() == task_state::queued);
+  CHECK(*b->cancel() == task_state::queued);
+  CHECK(p->counters().queued == 0);
+  // Documented: the slots are held until a pool thread passes their queue entries.
+  CHECK(p->submit([] {}).error() == errc::queue_full);
+  REQUIRE(p->resume().has_value());
+  submit_options waiting;
+  waiting.block_for = k_ack;
+  auto c = p->submit([] {}, waiting);
+  REQUIRE(c.has_value());
+  CHECK(outcome_or_state(*c) == task_state::completed);
+}
+
+TEST_CASE("issue11: pool handle generations do not wrap in a slot's life" * doctest::timeout(60)) {
+  static_assert(std::is_same_v<decltype(task_handle{}.generation()), std::uint64_t>,
+                "a 32-bit (or narrower) generation wraps within hours on a busy slot");
+  auto p = started_pool<test_pool<1, 1>>();
+  std::uint64_t last = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto h = p->submit([] {});
+    REQUIRE(h.has_value());
+    CHECK(h->generation() == last + 1);  // one slot: every task takes the next generation
+    last = h->generation();
+    REQUIRE(h->wait(k_ack).has_value());
+  }
+  auto first_reuse = p->submit([] {});
+  REQUIRE(first_reuse.has_value());
+  task_handle stale = *first_reuse;
+  REQUIRE(stale.wait(k_ack).has_value());
+  auto later = p->submit([] {});
+  REQUIRE(later.has_value());
+  CHECK(stale.state().error() == errc::stale_handle);
+  CHECK(stale.cancel().error() == errc::stale_handle);
+  REQUIRE(later->wait(k_ack).has_value());
+}
