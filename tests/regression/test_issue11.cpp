@@ -102,8 +102,9 @@ TEST_CASE("issue11: pool submits racing shutdown all get an outcome and the tota
     std::vector<std::thread> submitters;
     for (int s = 0; s < k_submitters; ++s) {
       accepted[static_cast<std::size_t>(s)].reserve(k_max_accepted);
-      submitters.emplace_back([&, s] {
-        xorshift local(rng.next() + static_cast<std::uint32_t>(s));
+      const std::uint32_t seed = rng.next() + static_cast<std::uint32_t>(s);  // rng is this thread's
+      submitters.emplace_back([&, s, seed] {
+        xorshift local(seed);
         auto& mine = accepted[static_cast<std::size_t>(s)];
         while (mine.size() < k_max_accepted) {
           const std::uint32_t work = local.next() % 2000U;
