@@ -246,13 +246,14 @@ result<std::uint32_t> pool_base::take_free_slot(const submit_options& opts) noex
   }
 }
 
-void pool_base::end_submit() noexcept {
+std::uint32_t pool_base::end_submit() noexcept {
   const std::uint32_t before = m_gate.fetch_sub(k_one_submit, std::memory_order_seq_cst);
   // The last submit out of a closed pool: pool threads waiting to return, and shutdown().
   if ((before & k_phase_mask) != 0 && before < 2 * k_one_submit) {
     m_work.notify_all();
     platform::park_wake_all(m_gate);
   }
+  return before;
 }
 
 bool pool_base::wait_submits_out(time_point deadline) noexcept {
@@ -282,7 +283,16 @@ task_handle pool_base::publish(std::uint32_t slot, const char* name) noexcept {
   push_spinning(*m_storage.run_queue, slot);
   note_queued();
   m_work.notify_one();  // one atomic load when no thread is idle
-  end_submit();         // after the push: a draining thread that sees no submit in flight sees it
+  // After the push: a draining thread that sees no submit in flight sees the task.
+  const std::uint32_t before = end_submit();
+  // A submit preempted past its check may queue after a cancel swept the queue, or after the
+  // last thread left: then it cancels what is queued itself, so nothing stays queued for good.
+  // seq_cst both sides: either shutdown() saw this submit still in flight (and left the sweep
+  // to it), or its own sweep comes after this push.
+  if (static_cast<phase>(before & k_phase_mask) == phase::cancelling ||
+      m_sweep_armed.load(std::memory_order_seq_cst)) {
+    cancel_leftovers();
+  }
   return task_handle{this, slot, gen};
 }
 
@@ -685,13 +695,16 @@ result<shutdown_report> pool_base::shutdown(shutdown_mode mode, duration timeout
       ++hung;
     }
   }
-  // Submits that got past the gate before it closed queue their tasks before they count out; in
-  // a cancel (or a pool whose threads never started) those are cancelled here.
+  // Submits that got past the gate before it closed queue their tasks before they count out. With
+  // no thread left to take them (all returned, or never started) what they queue is cancelled:
+  // here if they are out by the deadline, else by each of them after its push (publish()).
+  if (hung == 0) m_sweep_armed.store(true, std::memory_order_seq_cst);
   const bool submits_out = wait_submits_out(*deadline);
-  if (hung == 0 && submits_out) cancel_leftovers();
+  if (hung == 0) cancel_leftovers();
   shutdown_report r = report();
   r.hung_threads = hung;
   r.offender = offender;
+  if (!submits_out) r.submits_in_flight = m_gate.load(std::memory_order_seq_cst) / k_one_submit;
   return r;
 }
 
@@ -741,4 +754,9 @@ pool_counters pool_base::counters() const noexcept {
 // after the push. A pool thread returns only after reading "closed, none in flight" and then
 // finding the queue empty once more: any submit it did not count had either pushed before
 // counting out (so that last look sees the task) or counted in after the close (so it saw the
-// close and answered stopping). shutdown() waits for the count to reach zero before sweeping.
+// close and answered stopping). shutdown() waits for the count to reach zero before sweeping,
+// but only until its deadline: a submitter preempted past its check for longer queued its task
+// after the sweep, into a pool with no thread left, and the task stayed queued (a break-it
+// review's short_cancel). So shutdown() arms m_sweep_armed once no thread is left, and a submit
+// that counts out of a cancelling or armed pool sweeps the queue itself; the report says how
+// many submits were still out.

@@ -72,6 +72,10 @@ struct shutdown_report {
   std::uint64_t cancelled{0};
   std::uint64_t stopped{0};
   std::uint32_t hung_threads{0};  // threads that had not returned by the deadline
+  // Submits past the close that had not queued their task by the deadline (a submitter
+  // preempted mid-submit). Each cancels its own task when it queues it, unless a hung thread of
+  // a drain is left to run it; the totals add up once they are out.
+  std::uint32_t submits_in_flight{0};
   const char* offender{nullptr};  // the task one of them was running (or its thread's name)
 };
 
@@ -339,7 +343,8 @@ class pool_base {
     return (g & k_phase_mask) != 0 && g < k_one_submit;
   }
   result<std::uint32_t> take_free_slot(const submit_options& opts) noexcept;
-  void end_submit() noexcept;
+  // Counts a submit out. Returns: the gate before.
+  std::uint32_t end_submit() noexcept;
   // Waits until no submit is in flight. Returns: whether none is (false: the deadline passed).
   bool wait_submits_out(time_point deadline) noexcept;
 
@@ -373,6 +378,9 @@ class pool_base {
   std::atomic<std::uint64_t> m_submitted{0};
   std::atomic<std::uint64_t> m_cancelled{0};
   std::atomic<std::uint64_t> m_high_water{0};
+  // Set by shutdown() once no pool thread is left to take a task: a submit that queues its
+  // task after that cancels what is queued itself (NOTE-3).
+  std::atomic<bool> m_sweep_armed{false};
 };
 
 // A pool of Threads steward workers (each with StackBytes of stack) and QueueCapacity task
