@@ -5,7 +5,9 @@
 # -fno-exceptions -fno-rtti, a consumer project built against the installed package, and the
 # suite cross-compiled for aarch64, armhf and riscv64 under qemu, and the API reference
 # (scripts/docs.sh: doxygen, warnings are errors; about 25 s with the install), and the
-# Promela model of the lifecycle protocol with its seeded mutants (scripts/model.sh, spin).
+# Promela model of the lifecycle protocol with its seeded mutants (scripts/model.sh, spin), and
+# the deterministic simulation: the core on the sim port, 10,000 seeds x 200 steps with faults,
+# and its seeded mutants (scripts/sim.sh).
 # Usage: scripts/test.sh            (everything)
 #        STEWARD_STAGES="native tsan" scripts/test.sh   (a subset)
 #        STEWARD_REPEAT_NATIVE / STEWARD_REPEAT_TSAN / STEWARD_REPEAT_LOADED: repeat counts of
@@ -13,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-stages=${STEWARD_STAGES:-"native clang tidy docs model tsan repeat asan no-exceptions consumer cross"}
+stages=${STEWARD_STAGES:-"native clang tidy docs model sim tsan repeat asan no-exceptions consumer cross"}
 deps_args=()
 [[ " $stages " == *" cross "* ]] && deps_args+=(--cross)
 # tmux only for the steward_top_tmux test, which the native stage runs (skipped without it).
@@ -173,6 +175,10 @@ for s in $stages; do
     model)
       echo "== stage model"
       if scripts/model.sh build/ci-model; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(model); fi
+      ;;
+    sim)
+      echo "== stage sim"
+      if scripts/sim.sh build/ci-sim; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(sim); fi
       ;;
     docs)
       echo "== stage docs"
