@@ -106,6 +106,12 @@ struct scheduler {
   std::uint64_t wakes{0};
   thread_start_hook start_hook{nullptr};
   void* start_hook_user{nullptr};
+  struct armed_fault {
+    std::uint32_t skip{0};
+    std::uint32_t count{0};
+    std::uint32_t failed{0};
+  };
+  armed_fault armed[sim::k_fault_kinds];
 };
 
 // The one scheduler of the process, and which sim thread the calling thread is.
@@ -138,6 +144,21 @@ void mix(std::uint64_t v) noexcept {  // FNV-1a, one byte at a time
     g.result.trace_hash ^= (v >> (8U * static_cast<unsigned>(i))) & 0xFFU;
     g.result.trace_hash *= 0x100000001B3ULL;
   }
+}
+
+// A targeted fault of `kind` (sim::fail_calls), counted like a random one.
+bool armed(sim::fault kind) noexcept {
+  auto& a = g.armed[static_cast<int>(kind)];
+  if (a.count == 0) return false;
+  if (a.skip > 0) {
+    --a.skip;
+    return false;
+  }
+  --a.count;
+  ++a.failed;
+  ++g.result.faults;
+  mix(0xA4ED00ULL | static_cast<std::uint32_t>(kind));
+  return true;
 }
 
 bool fault() noexcept {
@@ -287,6 +308,7 @@ run_result run(const config& cfg, sim_main main, void* arg) noexcept {
     g.rng = (z ^ (z >> 31U)) | 1U;
     g.start_ns = g.now_ns;
     g.faults_on = false;
+    for (auto& a : g.armed) a = scheduler::armed_fault{};
     g.threads[0].state = thread_state::runnable;
     g.threads[0].tid = pthread_self();
     g.current = 0;
@@ -309,6 +331,18 @@ run_result run(const config& cfg, sim_main main, void* arg) noexcept {
 void set_faults(bool on) noexcept {
   const held lock;
   g.faults_on = on;
+}
+
+void fail_calls(fault kind, std::uint32_t skip, std::uint32_t count) noexcept {
+  const held lock;
+  auto& a = g.armed[static_cast<int>(kind)];
+  a.skip = skip;
+  a.count = count;
+}
+
+std::uint32_t failed_calls(fault kind) noexcept {
+  const held lock;
+  return g.armed[static_cast<int>(kind)].failed;
 }
 
 std::uint64_t draw() noexcept {
@@ -334,7 +368,8 @@ result<time_point> monotonic_now() noexcept {
   const held lock;
   if (in_run()) {
     decide(k_clock);
-    if (fault()) return fail(errc::platform_error, "clock_gettime", 22);  // EINVAL
+    if (armed(sim::fault::clock) || fault())
+      return fail(errc::platform_error, "clock_gettime", 22);  // EINVAL
   }
   return time_point{duration{g.now_ns}};
 }
@@ -382,12 +417,20 @@ park_status park_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expe
   const held lock;
   if (!in_run()) return park_status::woken;  // callers loop on their own condition
   decide(k_park);
-  if (fault()) return park_status::woken;  // a spurious wake-up
-  if (word.load(std::memory_order_seq_cst) != expected) return park_status::woken;
+  if (armed(sim::fault::spurious_wake) || fault()) return park_status::woken;  // a spurious wake-up
+  const bool late = armed(sim::fault::late_wake);
+  const auto returned = [late](park_status st) {
+    if (late) {
+      g.now_ns += 5'000'000;
+      release_timeouts();
+    }
+    return st;
+  };
+  if (word.load(std::memory_order_seq_cst) != expected) return returned(park_status::woken);
   const std::int64_t dl = deadline_ns(deadline);
-  if (dl <= g.now_ns) return park_status::timed_out;
+  if (dl <= g.now_ns) return returned(park_status::timed_out);
   ++g.sleeps;
-  return block(wait_kind::park, &word, dl) ? park_status::timed_out : park_status::woken;
+  return returned(block(wait_kind::park, &word, dl) ? park_status::timed_out : park_status::woken);
 }
 
 void cpu_relax() noexcept {
@@ -537,7 +580,15 @@ result<thread_report> create_thread(thread_handle& out, const thread_params& par
     if (e == 11) return fail(errc::resource_exhausted, params.name, e);  // EAGAIN
     return fail(errc::platform_error, params.name, e);
   }
-  if (fault()) return fail(errc::resource_exhausted, params.name, 11);
+  if (armed(sim::fault::thread_create) || fault()) return fail(errc::resource_exhausted, params.name, 11);
+  thread_report report{};
+  const auto policy = params.options.policy;
+  if ((policy == sched_policy::fifo || policy == sched_policy::rr) && armed(sim::fault::rt_refused)) {
+    if (params.options.on_rt_refused == rt_fallback::fail)
+      return fail(errc::permission_denied, params.name, 1);
+    report.rt_fell_back = true;  // EPERM: runs with the inherited policy, and says so
+    report.rt_errno = 1;
+  }
   int index = -1;
   for (int i = 1; i < k_max_threads; ++i) {
     if (g.threads[i].state == thread_state::free) {
@@ -568,7 +619,7 @@ result<thread_report> create_thread(thread_handle& out, const thread_params& par
   out.m_arg = arg;
   out.m_joinable = true;
   mix(0xC0EA7E00ULL | static_cast<std::uint32_t>(index));
-  return thread_report{};
+  return report;
 }
 
 result<void> join_thread(thread_handle& handle) noexcept {
@@ -608,7 +659,8 @@ result<void> fd_waker::open() noexcept {
   const held lock;
   if (in_run()) {
     decide(k_fd);
-    if (fault()) return fail(errc::resource_exhausted, "eventfd", 24);  // EMFILE
+    if (armed(sim::fault::waker_open) || fault())
+      return fail(errc::resource_exhausted, "eventfd", 24);  // EMFILE
   }
   for (int i = 0; i < k_max_wakers; ++i) {
     if (!g.wakers[i].used) {

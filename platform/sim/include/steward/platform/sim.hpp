@@ -45,6 +45,21 @@ run_result run(const config& cfg, sim_main main, void* arg) noexcept;
 
 // Faults on or off from inside a run (setup and teardown usually run without them).
 void set_faults(bool on) noexcept;
+
+// Targeted faults, for deterministic fault cases (independent of set_faults and the rate).
+enum class fault : std::uint8_t {
+  clock,          // monotonic_now() fails (platform_error, EINVAL)
+  spurious_wake,  // park_wait() returns woken at once, without a wake-up
+  late_wake,      // park_wait() returns 5 ms (virtual) after it was woken or timed out
+  thread_create,  // create_thread() is refused with EAGAIN (resource_exhausted)
+  waker_open,     // fd_waker::open() fails (resource_exhausted, EMFILE)
+  rt_refused,     // create_thread() with a real-time policy meets EPERM
+};
+inline constexpr int k_fault_kinds = 6;
+// After `skip` more calls of that kind, the next `count` fail (count 0 disarms). Reset by run().
+void fail_calls(fault kind, std::uint32_t skip, std::uint32_t count) noexcept;
+// How many calls of that kind failed by fail_calls() in this run.
+[[nodiscard]] std::uint32_t failed_calls(fault kind) noexcept;
 // A random number from the run's generator (deterministic for the seed), for the test driver.
 std::uint64_t draw() noexcept;
 // A line printed with a deadlock report, e.g. the command that replays the seed.
