@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages steward's scripts need, only those missing.
-# Usage: scripts/deps.sh [--cross] [--bench] [--docs] [--tmux] [--model]
+# Usage: scripts/deps.sh [--cross] [--bench] [--docs] [--tmux] [--model] [--sim] [--fuzz]
 #   --cross adds the cross compilers and qemu-user; --bench adds rt-tests (cyclictest, the
 #   baseline of the jitter benchmark), erlang-base (erl and erlc, for the Erlang/OTP supervisor
 #   figures measured beside steward's) and python3 (renders the README's benchmark tables);
@@ -9,6 +9,8 @@
 #   scripts/demo.sh --watch shows the demo beside it; without tmux the test is skipped).
 #   --model adds spin (scripts/model.sh: the Promela model of the lifecycle protocol, checked
 #   exhaustively, and its seeded mutants).
+#   --sim adds python3 (scripts/sim.sh applies its seeded mutants with scripts/sim-mutants.py);
+#   --fuzz adds libclang-rt-dev (clang's libFuzzer runtime, for scripts/fuzz.sh).
 set -euo pipefail
 need=(cmake ninja-build g++ clang doctest-dev libexpected-dev pkg-config)
 for arg in "$@"; do
@@ -18,6 +20,8 @@ for arg in "$@"; do
     --docs) need+=(doxygen graphviz) ;;
     --tmux) need+=(tmux) ;;
     --model) need+=(spin) ;;
+    --sim) need+=(python3) ;;
+    --fuzz) need+=(libclang-rt-dev) ;;
   esac
 done
 missing=()

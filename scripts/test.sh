@@ -7,7 +7,8 @@
 # (scripts/docs.sh: doxygen, warnings are errors; about 25 s with the install), and the
 # Promela model of the lifecycle protocol with its seeded mutants (scripts/model.sh, spin), and
 # the deterministic simulation: the core on the sim port, 10,000 seeds x 200 steps with faults,
-# and its seeded mutants (scripts/sim.sh).
+# and its seeded mutants (scripts/sim.sh), and libFuzzer over control sequences on the sim port
+# (scripts/fuzz.sh: the committed corpus replayed, then 10 CPU-minutes of fuzzing).
 # Usage: scripts/test.sh            (everything)
 #        STEWARD_STAGES="native tsan" scripts/test.sh   (a subset)
 #        STEWARD_REPEAT_NATIVE / STEWARD_REPEAT_TSAN / STEWARD_REPEAT_LOADED: repeat counts of
@@ -15,12 +16,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-stages=${STEWARD_STAGES:-"native clang tidy docs model sim tsan repeat asan no-exceptions consumer cross"}
+stages=${STEWARD_STAGES:-"native clang tidy docs model sim fuzz tsan repeat asan no-exceptions consumer cross"}
 deps_args=()
 [[ " $stages " == *" cross "* ]] && deps_args+=(--cross)
 # tmux only for the steward_top_tmux test, which the native stage runs (skipped without it).
 [[ " $stages " == *" native "* ]] && deps_args+=(--tmux)
 [[ " $stages " == *" model "* ]] && deps_args+=(--model)
+[[ " $stages " == *" sim "* ]] && deps_args+=(--sim)
+[[ " $stages " == *" fuzz "* ]] && deps_args+=(--fuzz)
 scripts/deps.sh "${deps_args[@]}"
 jobs=$(nproc)
 passed=0
@@ -36,7 +39,9 @@ run_ctest() {  # build dir, extra env
 }
 
 native_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-tsan_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF
+# The stress tests with their ledger (tests/stress) run in the sanitizer stages: 2,000,000
+# control calls under TSan (about 45 s), 100,000 lifecycles and 10,000 storms under ASan.
+tsan_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF -DSTEWARD_BUILD_STRESS=ON
            "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer")
 
 stage() {  # name, configure args...
@@ -144,7 +149,7 @@ for s in $stages; do
     tsan) stage tsan "${tsan_args[@]}" ;;
     repeat) repeat_stage ;;
     asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-          stage asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF \
+          stage asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_BUILD_BENCH=OFF -DSTEWARD_BUILD_STRESS=ON \
             -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" ;;
     no-exceptions) stage no-exceptions -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEWARD_NO_EXCEPTIONS=ON ;;
     consumer)
@@ -175,6 +180,10 @@ for s in $stages; do
     model)
       echo "== stage model"
       if scripts/model.sh build/ci-model; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(model); fi
+      ;;
+    fuzz)
+      echo "== stage fuzz"
+      if scripts/fuzz.sh build/ci-fuzz; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=(fuzz); fi
       ;;
     sim)
       echo "== stage sim"

@@ -112,6 +112,7 @@ struct scheduler {
     std::uint32_t failed{0};
   };
   armed_fault armed[sim::k_fault_kinds];
+  std::size_t script_at{0};
 };
 
 // The one scheduler of the process, and which sim thread the calling thread is.
@@ -309,6 +310,8 @@ run_result run(const config& cfg, sim_main main, void* arg) noexcept {
     g.start_ns = g.now_ns;
     g.faults_on = false;
     for (auto& a : g.armed) a = scheduler::armed_fault{};
+    g.script_at = 0;
+    if (cfg.script == nullptr) g.cfg.script_size = 0;
     g.threads[0].state = thread_state::runnable;
     g.threads[0].tid = pthread_self();
     g.current = 0;
@@ -348,6 +351,13 @@ std::uint32_t failed_calls(fault kind) noexcept {
 std::uint64_t draw() noexcept {
   const held lock;
   if (in_run()) decide(k_draw);
+  if (g.script_at + 2 <= g.cfg.script_size) {
+    const std::uint64_t v = static_cast<std::uint64_t>(g.cfg.script[g.script_at]) |
+                            (static_cast<std::uint64_t>(g.cfg.script[g.script_at + 1]) << 8U);
+    g.script_at += 2;
+    mix(v);
+    return v;
+  }
   return next_random();
 }
 

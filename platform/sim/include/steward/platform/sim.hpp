@@ -17,6 +17,7 @@
 // cannot be created, a clock read that fails.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace steward::platform::sim {
@@ -26,6 +27,10 @@ struct config {
   std::uint32_t switch_permille{250};  // chance that a decision point hands the CPU over
   std::uint32_t fault_permille{0};     // chance that a call that can fail does (0..1000)
   bool trace{false};                   // print every decision to stderr
+  // Optional bytes that draw() hands out (two per draw) before it falls back to the seed's
+  // generator: a fuzzer's input steers the driver, the seed still steers the scheduler.
+  const std::uint8_t* script{nullptr};
+  std::size_t script_size{0};
 };
 
 struct run_result {
