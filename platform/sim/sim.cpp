@@ -162,8 +162,9 @@ bool armed(sim::fault kind) noexcept {
   return true;
 }
 
-bool fault() noexcept {
+bool fault(sim::fault kind) noexcept {
   if (!g.faults_on || g.cfg.fault_permille == 0) return false;
+  if ((g.cfg.random_faults & (1U << static_cast<unsigned>(kind))) == 0) return false;
   if (next_random() % 1000U >= g.cfg.fault_permille) return false;
   ++g.result.faults;
   mix(0xFA017);
@@ -181,7 +182,7 @@ void release_timeouts() noexcept {
   }
 }
 
-[[noreturn]] void report_deadlock(const char* what) noexcept {
+void print_threads(const char* what) noexcept {
   std::fprintf(stderr, "sim: %s at decision %llu (seed %llu, virtual %lld ns)\n", what,
                static_cast<unsigned long long>(g.result.decisions),
                static_cast<unsigned long long>(g.cfg.seed), static_cast<long long>(g.now_ns - g.start_ns));
@@ -194,6 +195,10 @@ void release_timeouts() noexcept {
                                                   : "runnable",
                  kind_name(t.waiting), t.deadline == k_no_deadline ? " (no deadline)" : "");
   }
+}
+
+[[noreturn]] void report_deadlock(const char* what) noexcept {
+  print_threads(what);
   if (g.hint[0] != '\0') std::fprintf(stderr, "sim: replay: %s\n", g.hint);
   std::fflush(stderr);
   std::_Exit(3);
@@ -366,6 +371,11 @@ void set_replay_hint(const char* hint) noexcept {
   g.hint = hint != nullptr ? hint : "";
 }
 
+void dump(const char* why) noexcept {
+  const held lock;
+  print_threads(why);
+}
+
 int current_thread() noexcept {
   return in_run() ? t_me : -1;
 }
@@ -378,7 +388,7 @@ result<time_point> monotonic_now() noexcept {
   const held lock;
   if (in_run()) {
     decide(k_clock);
-    if (armed(sim::fault::clock) || fault())
+    if (armed(sim::fault::clock) || fault(sim::fault::clock))
       return fail(errc::platform_error, "clock_gettime", 22);  // EINVAL
   }
   return time_point{duration{g.now_ns}};
@@ -427,7 +437,8 @@ park_status park_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expe
   const held lock;
   if (!in_run()) return park_status::woken;  // callers loop on their own condition
   decide(k_park);
-  if (armed(sim::fault::spurious_wake) || fault()) return park_status::woken;  // a spurious wake-up
+  if (armed(sim::fault::spurious_wake) || fault(sim::fault::spurious_wake))
+    return park_status::woken;  // a spurious wake-up
   const bool late = armed(sim::fault::late_wake);
   const auto returned = [late](park_status st) {
     if (late) {
@@ -590,7 +601,8 @@ result<thread_report> create_thread(thread_handle& out, const thread_params& par
     if (e == 11) return fail(errc::resource_exhausted, params.name, e);  // EAGAIN
     return fail(errc::platform_error, params.name, e);
   }
-  if (armed(sim::fault::thread_create) || fault()) return fail(errc::resource_exhausted, params.name, 11);
+  if (armed(sim::fault::thread_create) || fault(sim::fault::thread_create))
+    return fail(errc::resource_exhausted, params.name, 11);
   thread_report report{};
   const auto policy = params.options.policy;
   if ((policy == sched_policy::fifo || policy == sched_policy::rr) && armed(sim::fault::rt_refused)) {
@@ -669,7 +681,7 @@ result<void> fd_waker::open() noexcept {
   const held lock;
   if (in_run()) {
     decide(k_fd);
-    if (armed(sim::fault::waker_open) || fault())
+    if (armed(sim::fault::waker_open) || fault(sim::fault::waker_open))
       return fail(errc::resource_exhausted, "eventfd", 24);  // EMFILE
   }
   for (int i = 0; i < k_max_wakers; ++i) {

@@ -6,6 +6,7 @@
 #include "steward/supervisors/supervisor.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -22,9 +23,24 @@ constexpr duration k_runner_stop = std::chrono::seconds(5);
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): per thread
 thread_local const tree_base* t_tree_op = nullptr;  // the tree whose operation this thread runs
 
-time_point now_or_zero() noexcept {
+// The last monotonic reading that succeeded, process-wide (the clock is shared, so is its last
+// value). Used when a read fails: a deadline then starts from a slightly old "now" and ends a
+// little early, by the time since that read. Time zero instead (as before) put every deadline
+// in the past, so one failed read quarantined a healthy child as hung (found by the simulation).
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables)
+std::atomic<std::int64_t> g_last_now_ns{0};
+
+time_point now_or_last() noexcept {
   auto now = platform::monotonic_now();
-  return now ? *now : time_point{};
+  if (!now) now = platform::monotonic_now();  // one retry: a failure is rare and transient
+  if (now) {
+    const std::int64_t ns = now->time_since_epoch().count();
+    std::int64_t last = g_last_now_ns.load(std::memory_order_relaxed);
+    while (ns > last && !g_last_now_ns.compare_exchange_weak(last, ns, std::memory_order_relaxed)) {
+    }
+    return *now;
+  }
+  return time_point{duration{g_last_now_ns.load(std::memory_order_relaxed)}};
 }
 
 bool same_id(const char* a, const char* b) noexcept {
@@ -102,7 +118,8 @@ const char* to_string(tree_event_kind k) noexcept {
 // ---------------------------------------------------------------- supervisor_base
 
 result<void> supervisor_base::configure(const supervisor_config& config) noexcept {
-  if (const tree_base* t = m_tree.load(std::memory_order_acquire); t != nullptr && t->state() == tree_state::running)
+  if (const tree_base* t = m_tree.load(std::memory_order_acquire);
+      t != nullptr && t->state() == tree_state::running)
     return fail(errc::already_running, config.name);
   if (config.name == nullptr || config.period <= duration::zero() ||
       config.intensity > intensity_window::k_max_intensity) {
@@ -127,15 +144,16 @@ bool is_path_word(const char* id) noexcept {
 }  // namespace
 
 result<void> supervisor_base::add_child(const child_spec& spec) noexcept {
-  if (const tree_base* t = m_tree.load(std::memory_order_acquire); t != nullptr && t->state() == tree_state::running)
+  if (const tree_base* t = m_tree.load(std::memory_order_acquire);
+      t != nullptr && t->state() == tree_state::running)
     return fail(errc::already_running, spec.id);
   const bool is_worker = spec.worker_slot != nullptr;
   const bool is_supervisor = spec.supervisor != nullptr;
   if (!is_path_word(spec.id) || is_worker == is_supervisor || (is_worker && !spec.body) ||
       spec.supervisor == this || (is_worker && spec.shutdown <= duration::zero()) ||
       (is_worker && spec.start_timeout <= duration::zero()) ||
-      (spec.significant && spec.restart == restart_type::permanent) ||
-      spec.liveness < duration::zero() || (is_supervisor && spec.liveness != duration::zero())) {
+      (spec.significant && spec.restart == restart_type::permanent) || spec.liveness < duration::zero() ||
+      (is_supervisor && spec.liveness != duration::zero())) {
     return fail(errc::invalid_argument, spec.id);
   }
   for (std::size_t i = 0; i < m_count; ++i) {
@@ -362,7 +380,7 @@ result<void> tree_base::start_child(supervisor_base& sup, slot& s, time_point no
     return {};
   }
   STEWARD_TRY(launch_child(sup, s));
-  return await_child(sup, s, now, saturating_add(now_or_zero(), s.spec.start_timeout));
+  return await_child(sup, s, now, saturating_add(now_or_last(), s.spec.start_timeout));
 }
 
 // Starts a worker child's next incarnation without waiting for it.
@@ -396,9 +414,10 @@ result<void> tree_base::launch_child(supervisor_base& sup, slot& s) noexcept {
 // declare_initialised()), then counts it as started. Under m_op, so no restart in place can
 // replace the incarnation meanwhile: the worker-level calls below act on the launched one.
 // NOLINTNEXTLINE(bugprone-easily-swappable-parameters): (now, deadline), as everywhere in the tree
-result<void> tree_base::await_child(supervisor_base& sup, slot& s, time_point now, time_point init_deadline) noexcept {
+result<void> tree_base::await_child(supervisor_base& sup, slot& s, time_point now,
+                                    time_point init_deadline) noexcept {
   worker& w = *s.spec.worker_slot;
-  const auto at = now_or_zero();
+  const auto at = now_or_last();
   auto initialised = w.wait_initialised(init_deadline > at ? init_deadline - at : duration::zero());
   if (!initialised && initialised.error() == errc::exited) {
     // It ended before declaring: a failure there is a start failure; a clean return is a start
@@ -457,11 +476,12 @@ result<void> tree_base::start_supervisor(supervisor_base& sup, time_point now) n
     sup.m_state_since = now;
   }
   const bool parallel = sup.m_config.order == child_order::parallel;
-  const auto launched_at = now_or_zero();
+  const auto launched_at = now_or_last();
   for (std::size_t i = 0; i < sup.m_count; ++i) {
     slot& s = sup.m_slots[i];
     if (!s.in_use || still_hung(s)) continue;
-    auto started = parallel && s.spec.worker_slot != nullptr ? launch_child(sup, s) : start_child(sup, s, now);
+    auto started =
+        parallel && s.spec.worker_slot != nullptr ? launch_child(sup, s) : start_child(sup, s, now);
     if (!started) {  // OTP: stop those already started, in reverse, and report the failing child
       rollback_started(sup, i, now);
       platform::lock_guard lock(m_state);
@@ -510,7 +530,7 @@ result<void> tree_base::start_locked() noexcept {
   runner_cfg.name = "tree-runner";
   runner_cfg.body = [this](worker_context& ctx) { return runner_body(ctx); };
   STEWARD_TRY(m_runner.configure(runner_cfg));
-  const auto now = now_or_zero();
+  const auto now = now_or_last();
   {
     platform::lock_guard lock(m_state);
     m_failure = error{};
@@ -558,18 +578,21 @@ bool tree_base::stop_child(supervisor_base& sup, slot& s, time_point now, const 
   duration budget = s.spec.shutdown;
   if (s.stop_asked != time_point{}) {
     const auto deadline = saturating_add(s.stop_asked, s.spec.shutdown);
-    const auto at = now_or_zero();
+    const auto at = now_or_last();
     budget = deadline > at ? deadline - at : duration::zero();
     s.stop_asked = time_point{};
   }
   if (!s.active && is_terminal(w.state())) return true;
   s.stop_sent.store(s.generation, std::memory_order_release);  // its exit may pass the chain on
-  for (int attempt = 0; attempt < 3; ++attempt) {  // stale: it moved to a newer incarnation
+  // Again if it moved to a newer incarnation (stale), or if the stop could not read the clock
+  // and so posted nothing (platform_error, transient): either way the worker has not been asked
+  // yet, and quarantining it as hung would be wrong (found by the simulation).
+  for (int attempt = 0; attempt < 8; ++attempt) {
     auto stopped = w.stop(budget);
-    if (stopped || stopped.error() != errc::stale_handle) break;
+    if (stopped || (stopped.error() != errc::stale_handle && stopped.error() != errc::platform_error)) break;
   }
   if (!is_terminal(w.state())) {                          // missed its deadline: quarantine, never tear down
-    const auto hung_for = now_or_zero() - s.state_since;  // time in its last known state
+    const auto hung_for = now_or_last() - s.state_since;  // time in its last known state
     {
       platform::lock_guard lock(m_state);
       s.quarantined = true;
@@ -617,8 +640,8 @@ void tree_base::request_stop_one(slot& s, time_point now) noexcept {
     s.restart_pending = false;
     s.stopped_by_us = s.generation;
   }
-  if (s.stop_asked == time_point{}) s.stop_asked = now_or_zero();  // the first request counts
-  static_cast<void>(w.stop(duration::zero()));                      // a request only
+  if (s.stop_asked == time_point{}) s.stop_asked = now_or_last();  // the first request counts
+  static_cast<void>(w.stop(duration::zero()));                     // a request only
 }
 
 // Asks every live worker below `sup` to stop, through nested parallel supervisors, newest first.
@@ -709,7 +732,7 @@ result<void> tree_base::stop() noexcept {
     runner_of_this_run = m_runner.handle();  // a start() after us gets a runner of its own
     const auto s = state();
     if (s == tree_state::running) {
-      hung = stop_supervisor(m_root, now_or_zero(), &first_hung);
+      hung = stop_supervisor(m_root, now_or_last(), &first_hung);
       publish_state(tree_state::stopped);
     } else {
       // Stopped by the runner (an async stop, auto_shutdown) or failed: children it left hung
@@ -721,6 +744,9 @@ result<void> tree_base::stop() noexcept {
   // handle taken under m_op: never the runner of a run that another thread started since.
   if (!runner_of_this_run.is_null()) {
     auto runner = runner_of_this_run.stop(k_runner_stop);
+    for (int attempt = 0; attempt < 8 && !runner && runner.error() == errc::platform_error; ++attempt) {
+      runner = runner_of_this_run.stop(k_runner_stop);  // a failed clock read posted nothing: again
+    }
     if (!runner && runner.error() != errc::stale_handle && hung == 0) return fail(runner.error());
   }
   if (hung != 0) return fail(errc::timeout, first_hung, static_cast<std::int32_t>(hung));
@@ -778,7 +804,7 @@ bool tree_base::decide_restart_in_place(void* user, const exit_report& report, r
   }
   if (!tree.m_op.try_lock()) return false;
   const auto type = s->spec.restart;
-  const auto now = now_or_zero();
+  const auto now = now_or_last();
   if (tree.state() == tree_state::running && sup.m_running && !sup.m_paused &&
       sup.m_config.restart_strategy == strategy::one_for_one &&
       sup.m_config.backoff.base <= duration::zero() && s->active && !s->quarantined &&
@@ -859,12 +885,12 @@ result<void> tree_base::runner_body(worker_context& ctx) noexcept {
       op_guard op(m_op, this);
       const std::uint32_t asked = m_stop_requested_run.exchange(0, std::memory_order_seq_cst);
       if (asked != 0 && asked == m_run.load(std::memory_order_relaxed) &&
-          state() == tree_state::running) {  // from a signal, for this run
-        stop_supervisor(m_root, now_or_zero(), nullptr);  // hung children stay quarantined;
-        publish_state(tree_state::stopped);  // stop() reports them
+          state() == tree_state::running) {               // from a signal, for this run
+        stop_supervisor(m_root, now_or_last(), nullptr);  // hung children stay quarantined;
+        publish_state(tree_state::stopped);               // stop() reports them
       }
       if (state() == tree_state::running) {
-        const auto now = now_or_zero();
+        const auto now = now_or_last();
         process_locked(now);
         due = next_due_locked(m_root);
       }
@@ -901,10 +927,11 @@ void tree_base::process_supervisor(supervisor_base& sup, time_point now) noexcep
     const std::uint32_t gen = s.exit_seen.load(std::memory_order_acquire);
     // Stopped by the watchdog (NOTE-5): its exit is a failure even when it was quarantined first.
     const bool killed = gen != 0 && s.liveness_kill.load(std::memory_order_relaxed) == gen;
-    if (gen == 0 || gen != s.generation || gen == s.handled || (!s.active && !(killed && s.quarantined))) continue;
+    if (gen == 0 || gen != s.generation || gen == s.handled || (!s.active && !(killed && s.quarantined)))
+      continue;
     if (s.stopped_by_us == gen) continue;
     if (killed && s.quarantined && still_hung(s)) {  // past its exit hook, terminal state next
-      post_event();  // look again, as for any slow exit path
+      post_event();                                  // look again, as for any slow exit path
       return;
     }
     // The worker has left its body; collect its report (it publishes the terminal state last).
@@ -1073,7 +1100,7 @@ void tree_base::schedule_restart(supervisor_base& sup, std::size_t index, time_p
 bool tree_base::run_due_restarts(supervisor_base& sup, time_point now) noexcept {
   if (!sup.m_running || sup.m_paused) return true;  // a paused subtree restarts after resume
   const bool parallel = sup.m_config.order == child_order::parallel;
-  const auto launched_at = now_or_zero();
+  const auto launched_at = now_or_last();
   for (std::size_t i = 0; i < sup.m_count; ++i) sup.m_slots[i].restarted_now = false;
   for (int pass = parallel ? 0 : 1; pass < 2; ++pass) {  // parallel: launch all (0), then await (1)
     for (std::size_t i = 0; i < sup.m_count; ++i) {
@@ -1164,7 +1191,8 @@ time_point tree_base::next_due_locked(const supervisor_base& sup) const noexcept
     } else {
       if (s.restart_pending && !sup.m_paused && s.restart_due < due) due = s.restart_due;
       if (s.spec.liveness > duration::zero() && s.active && !s.quarantined) {
-        const bool killing = s.generation != 0 && s.liveness_kill.load(std::memory_order_relaxed) == s.generation;
+        const bool killing =
+            s.generation != 0 && s.liveness_kill.load(std::memory_order_relaxed) == s.generation;
         const time_point check = killing ? s.liveness_kill_deadline : s.liveness.due();
         if (check < due) due = check;
       }
@@ -1188,7 +1216,12 @@ void tree_base::request_pause_walk(supervisor_base& sup) noexcept {
     if (s.spec.supervisor != nullptr) {
       request_pause_walk(*s.spec.supervisor);
     } else {
-      static_cast<void>(s.spec.worker_slot->pause(duration::zero()));  // request only
+      // A request only (timeout is its usual answer). Again if it could not read the clock and
+      // so posted nothing; if that persists, the wait below reports the worker as not parked.
+      for (int attempt = 0; attempt < 8; ++attempt) {
+        const auto posted = s.spec.worker_slot->pause(duration::zero());
+        if (posted || posted.error() != errc::platform_error) break;
+      }
     }
   }
 }
@@ -1209,13 +1242,18 @@ void tree_base::wait_paused_walk(supervisor_base& sup, time_point deadline, paus
       wait_paused_walk(*s.spec.supervisor, deadline, report);
       continue;
     }
-    const auto now = now_or_zero();
+    const auto now = now_or_last();
     const duration left = deadline > now ? deadline - now : duration::zero();
     auto paused = s.spec.worker_slot->wait_paused(left);
+    for (int attempt = 0; attempt < 8 && !paused && paused.error() == errc::platform_error; ++attempt) {
+      paused = s.spec.worker_slot->wait_paused(left);  // a failed clock read: transient
+    }
     if (paused) {
       platform::lock_guard lock(m_state);
-      s.state_since = now_or_zero();
-    } else if (paused.error() == errc::timeout) {
+      s.state_since = now_or_last();
+    } else if (paused.error() == errc::timeout || paused.error() == errc::platform_error) {
+      // Not parked, or not known to be: never counted as parked (a platform error used to fall
+      // through here, and the pause answered ok with this worker running; found by the simulation).
       if (report.count < pause_report::k_listed) report.not_parked[report.count] = s.spec.id;
       ++report.count;
     }
@@ -1252,7 +1290,7 @@ result<void> tree_base::pause(supervisor_base& sub, duration timeout, pause_repo
   }
   if (m_resume_round != round || !sub.m_paused) return fail(errc::cancelled, sub.name());  // a resume did
   if (out.count != 0) return fail(errc::timeout, out.not_parked[0], static_cast<std::int32_t>(out.count));
-  const duration took = now_or_zero() - *start;
+  const duration took = now_or_last() - *start;
   record_pause_ack_walk(sub, took);
   emit(tree_event_kind::subtree_paused, sub, nullptr, {}, took);
   return {};
@@ -1284,7 +1322,7 @@ void tree_base::resume_walk(supervisor_base& sup) noexcept {
     } else if (s.active) {
       static_cast<void>(s.spec.worker_slot->resume());  // not_running / stopping: it is leaving
       platform::lock_guard lock(m_state);
-      s.state_since = now_or_zero();
+      s.state_since = now_or_last();
     }
   }
 }
@@ -1335,7 +1373,7 @@ result<void> tree_base::terminate_child(supervisor_base& sup, const char* id) no
     s->restart_pending = false;
     return {};  // idempotent, as in OTP
   }
-  if (!stop_child(sup, *s, now_or_zero(), nullptr)) return fail(errc::timeout, id);
+  if (!stop_child(sup, *s, now_or_last(), nullptr)) return fail(errc::timeout, id);
   return {};
 }
 
@@ -1350,7 +1388,7 @@ result<void> tree_base::restart_child(supervisor_base& sup, const char* id) noex
   // A paused subtree (or one whose pause is being acknowledged) starts nothing: a child started
   // now would run while pause() reports everything parked. Resume first.
   if (sup.m_paused) return fail(errc::already_paused, id);
-  return start_child(sup, *s, now_or_zero());
+  return start_child(sup, *s, now_or_last());
 }
 
 result<void> tree_base::cycle_child(supervisor_base& sup, const char* id) noexcept {
@@ -1363,8 +1401,8 @@ result<void> tree_base::cycle_child(supervisor_base& sup, const char* id) noexce
   if (sup.m_paused) return fail(errc::already_paused, id);
   // A subtree with a hung worker cannot stop within its deadline: refuse before stopping it.
   if (s->spec.supervisor != nullptr && any_hung_below(*s->spec.supervisor)) return fail(errc::stopping, id);
-  if (s->active && !stop_child(sup, *s, now_or_zero(), nullptr)) return fail(errc::timeout, id);
-  return start_child(sup, *s, now_or_zero());
+  if (s->active && !stop_child(sup, *s, now_or_last(), nullptr)) return fail(errc::timeout, id);
+  return start_child(sup, *s, now_or_last());
 }
 
 result<void> tree_base::delete_child(supervisor_base& sup, const char* id) noexcept {
@@ -1449,7 +1487,7 @@ std::size_t tree_base::snapshot_walk(const supervisor_base& sup, const char* pre
 }
 
 result<std::size_t> tree_base::snapshot(child_snapshot* out, std::size_t capacity) const noexcept {
-  const auto now = now_or_zero();
+  const auto now = now_or_last();
   platform::lock_guard lock(m_state);
   const std::size_t needed = snapshot_walk(m_root, m_root.name(), nullptr, 0, 0, now);
   if (needed > capacity)

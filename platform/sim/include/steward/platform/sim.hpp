@@ -22,10 +22,22 @@
 
 namespace steward::platform::sim {
 
+// The faults the simulation can inject, at random (config) or on a chosen call (fail_calls).
+enum class fault : std::uint8_t {
+  clock,          // monotonic_now() fails (platform_error, EINVAL)
+  spurious_wake,  // park_wait() returns woken at once, without a wake-up
+  late_wake,      // park_wait() returns 5 ms (virtual) after it was woken or timed out
+  thread_create,  // create_thread() is refused with EAGAIN (resource_exhausted)
+  waker_open,     // fd_waker::open() fails (resource_exhausted, EMFILE)
+  rt_refused,     // create_thread() with a real-time policy meets EPERM
+};
+inline constexpr int k_fault_kinds = 6;
+
 struct config {
   std::uint64_t seed{1};
   std::uint32_t switch_permille{250};  // chance that a decision point hands the CPU over
   std::uint32_t fault_permille{0};     // chance that a call that can fail does (0..1000)
+  std::uint32_t random_faults{~0U};    // which kinds fail at random: bit (1 << fault)
   bool trace{false};                   // print every decision to stderr
   // Optional bytes that draw() hands out (two per draw) before it falls back to the seed's
   // generator: a fuzzer's input steers the driver, the seed still steers the scheduler.
@@ -51,16 +63,6 @@ run_result run(const config& cfg, sim_main main, void* arg) noexcept;
 // Faults on or off from inside a run (setup and teardown usually run without them).
 void set_faults(bool on) noexcept;
 
-// Targeted faults, for deterministic fault cases (independent of set_faults and the rate).
-enum class fault : std::uint8_t {
-  clock,          // monotonic_now() fails (platform_error, EINVAL)
-  spurious_wake,  // park_wait() returns woken at once, without a wake-up
-  late_wake,      // park_wait() returns 5 ms (virtual) after it was woken or timed out
-  thread_create,  // create_thread() is refused with EAGAIN (resource_exhausted)
-  waker_open,     // fd_waker::open() fails (resource_exhausted, EMFILE)
-  rt_refused,     // create_thread() with a real-time policy meets EPERM
-};
-inline constexpr int k_fault_kinds = 6;
 // After `skip` more calls of that kind, the next `count` fail (count 0 disarms). Reset by run().
 void fail_calls(fault kind, std::uint32_t skip, std::uint32_t count) noexcept;
 // How many calls of that kind failed by fail_calls() in this run.
@@ -69,6 +71,8 @@ void fail_calls(fault kind, std::uint32_t skip, std::uint32_t count) noexcept;
 std::uint64_t draw() noexcept;
 // A line printed with a deadlock report, e.g. the command that replays the seed.
 void set_replay_hint(const char* hint) noexcept;
+// Prints every sim thread's state and what it waits for (as a deadlock report does), to stderr.
+void dump(const char* why) noexcept;
 // The current sim thread's index (0 = the one that called run()); -1 outside a run.
 int current_thread() noexcept;
 
