@@ -197,6 +197,10 @@ const char* pool_base::offender_of(std::size_t t) const noexcept {
 // ---------------------------------------------------------------- submit
 
 result<std::uint32_t> pool_base::acquire_slot(const submit_options& opts) noexcept {
+  // A closed pool answers at once, without counting in: refused submits hammering a closed
+  // pool would otherwise keep the count above zero and hold up a drain (a break-it review saw
+  // a drain of an idle pool overrun its deadline, its threads reported hung).
+  if ((m_gate.load(std::memory_order_acquire) & k_phase_mask) != 0) return fail(errc::stopping, opts.name);
   // One RMW checks the phase and counts this submit in (NOTE-3).
   if ((m_gate.fetch_add(k_one_submit, std::memory_order_seq_cst) & k_phase_mask) != 0) {
     end_submit();
@@ -591,15 +595,24 @@ result<void> pool_base::pause(duration timeout) noexcept {
   if (current_phase() != phase::open) return fail(errc::stopping, "pool");
   auto deadline = platform::deadline_after(timeout);
   if (!deadline) return fail(deadline.error());
-  // Ask every thread first, then wait: the threads park in parallel.
-  for (std::size_t t = 0; t < m_thread_count; ++t)
-    static_cast<void>(m_storage.workers[t]->pause(duration::zero()));
-  // A shutdown() that began meanwhile may have resumed the threads before these requests landed
-  // (each worker's mutex orders the two, and shutdown() closes the gate before it resumes), so a
-  // drain would wait on parked threads: withdraw them. The threads answer to shutdown() now.
-  if (current_phase() != phase::open) {
-    for (std::size_t t = 0; t < m_thread_count; ++t) static_cast<void>(m_storage.workers[t]->resume());
-    return fail(errc::stopping, "pool");
+  // Ask every thread first, then wait: the threads park in parallel. Posting is one step for
+  // resume(): it withdraws all of these requests or none.
+  {
+    platform::lock_guard lock(m_control);
+    for (std::size_t t = 0; t < m_thread_count; ++t) {
+      for (int attempt = 0; attempt < 8; ++attempt) {  // a failed clock read posted nothing
+        const auto posted = m_storage.workers[t]->pause(duration::zero());
+        if (posted || posted.error() != errc::platform_error) break;
+      }
+    }
+    // A shutdown() that began meanwhile may have resumed the threads before these requests
+    // landed (each worker's mutex orders the two, and shutdown() closes the gate before it
+    // resumes), so a drain would wait on parked threads: withdraw them. The threads answer to
+    // shutdown() now.
+    if (current_phase() != phase::open) {
+      for (std::size_t t = 0; t < m_thread_count; ++t) static_cast<void>(m_storage.workers[t]->resume());
+      return fail(errc::stopping, "pool");
+    }
   }
   if (timeout <= duration::zero()) return {};
   for (std::size_t t = 0; t < m_thread_count; ++t) {
@@ -623,18 +636,23 @@ result<void> pool_base::pause(duration timeout) noexcept {
         return fail(parked.error());
     }
   }
+  // Every thread parked (possibly for a later pause() after a resume() withdrew ours: the pool
+  // is paused either way, which is what this call promises).
   return {};
 }
 
 result<void> pool_base::resume() noexcept {
   if (current_phase() != phase::open) return fail(errc::stopping, "pool");
+  platform::lock_guard lock(m_control);
+  // Every thread, even past a failure: one refusal must not leave the others paused.
+  result<void> first{};
   for (std::size_t t = 0; t < m_thread_count; ++t) {
     auto resumed = m_storage.workers[t]->resume();
-    if (!resumed && resumed.error() != errc::not_running && resumed.error() != errc::stopping) {
-      return fail(resumed.error());
+    if (!resumed && resumed.error() != errc::not_running && resumed.error() != errc::stopping && first) {
+      first = fail(resumed.error());
     }
   }
-  return {};
+  return first;
 }
 
 void pool_base::cancel_leftovers() noexcept {

@@ -202,7 +202,7 @@ bool worker::is_current_thread() const noexcept {
 
 result<exit_report> worker::last_exit() const noexcept {
   if (is_current_thread() && m_reporting) return m_last_exit;  // a hook on the worker's thread
-  platform::lock_guard lock(m_mutex);  // never held by the worker across a callback
+  platform::lock_guard lock(m_mutex);                          // never held by the worker across a callback
   const auto s = state();
   if (s == worker_state::idle) return fail(errc::not_running, name());
   if (!is_terminal(s)) return fail(errc::already_running, name());
@@ -328,7 +328,8 @@ void worker::wake_worker() noexcept {
   if (m_in_fd_wait.load(std::memory_order_seq_cst)) m_waker.signal();  // NOTE-1
 }
 
-platform::park_status worker::sleep_on_wake(std::uint32_t seen, time_point deadline, unsigned spins) noexcept {
+platform::park_status worker::sleep_on_wake(std::uint32_t seen, time_point deadline,
+                                            unsigned spins) noexcept {
   m_wake_sleeping.store(true, std::memory_order_seq_cst);
   platform::park_status status = platform::park_status::woken;
   if (m_wake.load(std::memory_order_seq_cst) == seen) {
@@ -559,15 +560,15 @@ result<exit_report> worker::stop_generation(std::uint32_t gen, duration timeout)
     wake_worker();
     wake_controllers();  // pause() callers still waiting get stopping
   }
-  run_stop_callbacks();  // on this thread, whoever set the flag (an async stop runs none)
+  run_stop_callbacks();               // on this thread, whoever set the flag (an async stop runs none)
   if (timeout <= duration::zero()) {  // a request only (many workers asked at once, then waited for)
     // Still running (the usual case for a request): no second trip through the lock.
     if (m_generation.load(std::memory_order_seq_cst) == gen && !is_terminal(state())) {
       return fail(errc::timeout, name());
     }
     platform::lock_guard lock(m_mutex);
-    if (m_last_exit.generation == gen && (m_generation.load(std::memory_order_relaxed) != gen ||
-                                          is_terminal(state()))) {
+    if (m_last_exit.generation == gen &&
+        (m_generation.load(std::memory_order_relaxed) != gen || is_terminal(state()))) {
       return m_last_exit;
     }
     return fail(errc::timeout, name());
@@ -729,7 +730,8 @@ bool worker::finish_incarnation_locked(const exit_report& report) noexcept {
   for (;;) {
     // An async stop that landed while the decider ran carries over: the new incarnation begins
     // as stopping, so its body never runs (stopped_before_start) and it then ends for good.
-    const std::uint32_t next = stop_flag_of(ctrl) ? fresh(worker_state::stopping) | k_ctrl_stop : fresh(row->to);
+    const std::uint32_t next =
+        stop_flag_of(ctrl) ? fresh(worker_state::stopping) | k_ctrl_stop : fresh(row->to);
     if (m_ctrl.compare_exchange_weak(ctrl, next, std::memory_order_seq_cst)) break;
   }
   return true;
@@ -798,14 +800,29 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
     const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
     if (s == worker_state::stopping) return fail(errc::stop_requested, name());
     if (s == worker_state::pausing || s == worker_state::paused) {
+      pass_on_single_wakes();
       STEWARD_TRY(park());
       continue;
+    }
+    for (notifier::waiter* n = m_attached; n != nullptr; n = n->next_of_worker) {
+      n->chosen_alone.store(false, std::memory_order_relaxed);  // used now: the predicate runs
     }
     if (ready != nullptr && ready(arg)) return {};
     if (deadline_passed) return fail(errc::timeout, name());
     begin_blocking();
     deadline_passed = sleep_on_wake(seen, deadline, 0) == platform::park_status::timed_out;
-    if (end_blocking()) STEWARD_TRY(park());  // paused while blocked: settle it before the predicate
+    if (end_blocking()) {  // paused while blocked: settle it before the predicate
+      pass_on_single_wakes();
+      STEWARD_TRY(park());
+    }
+  }
+}
+
+// A notify_one() that chose this worker, which now parks for a pause instead of evaluating its
+// predicate, goes to another waiter of that notifier (NOTE-7).
+void worker::pass_on_single_wakes() noexcept {
+  for (notifier::waiter* n = m_attached; n != nullptr; n = n->next_of_worker) {
+    if (n->chosen_alone.exchange(false, std::memory_order_acq_rel)) n->owner->notify_one_except(n);
   }
 }
 
@@ -829,9 +846,10 @@ result<platform::io_events> worker::wait_fd(int fd, platform::io_interest intere
     const bool parked_while_blocked = end_blocking();
     m_in_fd_wait.store(false, std::memory_order_seq_cst);
     if (parked_while_blocked) {
+      pass_on_single_wakes();
       STEWARD_TRY(park());  // whatever the descriptor did waits until the pause ends
       if (waited && waited->status == platform::fd_wait_status::woken) m_waker.drain();
-      continue;             // and is looked at again (readiness is level-triggered)
+      continue;  // and is looked at again (readiness is level-triggered)
     }
     if (!waited) return fail(waited.error());
     switch (waited->status) {
@@ -855,8 +873,8 @@ class worker::attached_nodes {
   }
   attached_nodes(const attached_nodes&) = delete;
   attached_nodes& operator=(const attached_nodes&) = delete;
-  void attach(notifier& n, notifier::waiter node) noexcept {
-    m_nodes[m_count] = node;
+  void attach(notifier& n, worker* target) noexcept {
+    m_nodes[m_count].target = target;
     m_notifiers[m_count] = &n;
     n.attach(m_nodes[m_count]);
     ++m_count;
@@ -881,12 +899,13 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
   for (std::size_t i = 0; i < count; ++i) {
     const wait_source& s = sources[i];
     if (s.m_kind == wait_source::kind::notified) {
-      nodes.attach(*s.m_notifier, notifier::waiter{this, nullptr});
+      nodes.attach(*s.m_notifier, this);
       continue;
     }
     if (s.m_fd < 0) return fail(errc::io_error, "fd", s.m_fd);
-    fds[fd_count] = platform::fd_request{
-        s.m_fd, s.m_kind == wait_source::kind::readable ? platform::io_interest::readable : platform::io_interest::writable};
+    fds[fd_count] = platform::fd_request{s.m_fd, s.m_kind == wait_source::kind::readable
+                                                     ? platform::io_interest::readable
+                                                     : platform::io_interest::writable};
     fd_source[fd_count++] = i;
   }
   bool deadline_passed = false;
@@ -895,8 +914,12 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
     const auto s = state_of(m_ctrl.load(std::memory_order_acquire));
     if (s == worker_state::stopping) return fail(errc::stop_requested, name());
     if (s == worker_state::pausing || s == worker_state::paused) {
+      pass_on_single_wakes();
       STEWARD_TRY(park());
       continue;
+    }
+    for (notifier::waiter* n = m_attached; n != nullptr; n = n->next_of_worker) {
+      n->chosen_alone.store(false, std::memory_order_relaxed);  // used now: the predicates run
     }
     for (std::size_t i = 0; i < count; ++i) {
       if (sources[i].m_kind == wait_source::kind::notified && sources[i].m_ready(sources[i].m_ready_arg)) {
@@ -907,7 +930,10 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
     if (fd_count == 0) {
       begin_blocking();
       deadline_passed = sleep_on_wake(seen, deadline, 0) == platform::park_status::timed_out;
-      if (end_blocking()) STEWARD_TRY(park());
+      if (end_blocking()) {
+        pass_on_single_wakes();
+        STEWARD_TRY(park());
+      }
       continue;
     }
     // NOTE-1, extended: a notifier bumps m_wake before it reads m_in_fd_wait, so either it
@@ -923,6 +949,7 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
     const bool parked_while_blocked = end_blocking();
     m_in_fd_wait.store(false, std::memory_order_seq_cst);
     if (parked_while_blocked) {
+      pass_on_single_wakes();
       STEWARD_TRY(park());
       if (waited && waited->status == platform::fd_wait_status::woken) m_waker.drain();
       if (waited && waited->status == platform::fd_wait_status::timed_out) deadline_passed = true;
@@ -1037,9 +1064,7 @@ result<exit_report> worker_context::join(worker& other, duration timeout) noexce
   const std::uint32_t gen = other.generation();
   if (gen == 0) return fail(errc::not_running, other.name());
   worker* target = &other;
-  auto ended = [target, gen] {
-    return target->generation() != gen || is_terminal(target->state());
-  };
+  auto ended = [target, gen] { return target->generation() != gen || is_terminal(target->state()); };
   STEWARD_TRY(wait_until(other.m_exit_note, ended, *deadline));
   platform::lock_guard lock(other.m_mutex);
   if (other.m_last_exit.generation != gen) return fail(errc::stale_handle, other.name());
@@ -1113,6 +1138,9 @@ notifier::~notifier() {
 }
 
 void notifier::attach(waiter& w) noexcept {
+  w.owner = this;
+  w.next_of_worker = w.target->m_attached;  // on the waiting worker's own thread
+  w.target->m_attached = &w;
   {
     platform::lock_guard lock(m_mutex);
     w.next = m_head;
@@ -1122,14 +1150,23 @@ void notifier::attach(waiter& w) noexcept {
 }
 
 void notifier::detach(waiter& w) noexcept {
+  for (waiter** mine = &w.target->m_attached; *mine != nullptr; mine = &(*mine)->next_of_worker) {
+    if (*mine == &w) {
+      *mine = w.next_of_worker;
+      break;
+    }
+  }
   platform::lock_guard lock(m_mutex);
   for (waiter** link = &m_head; *link != nullptr; link = &(*link)->next) {
     if (*link == &w) {
       *link = w.next;
       m_waiting.fetch_sub(1, std::memory_order_relaxed);
-      return;
+      break;
     }
   }
+  // Chosen by notify_one() but leaving without having used it (a stop, a timeout, or another
+  // source of a wait_any): pass it on, so the notification is not lost.
+  if (w.chosen_alone.exchange(false, std::memory_order_acq_rel)) wake_one_locked(&w);
 }
 
 void notifier::notify_all() noexcept {
@@ -1142,10 +1179,29 @@ void notifier::notify_all() noexcept {
 
 void notifier::notify_one() noexcept {
   if (m_waiting.fetch_add(0, std::memory_order_acq_rel) == 0) return;  // NOTE-7
+  notify_one_except(nullptr);
+}
+
+void notifier::notify_one_except(const waiter* except) noexcept {
   platform::lock_guard lock(m_mutex);
-  waiter* oldest = m_head;  // attach() pushes at the head: the tail has waited longest
-  while (oldest != nullptr && oldest->next != nullptr) oldest = oldest->next;
-  if (oldest != nullptr) oldest->target->wake_worker();
+  wake_one_locked(except);
+}
+
+void notifier::wake_one_locked(const waiter* except) noexcept {
+  // attach() pushes at the head: the tail has waited longest. A worker pausing or paused would
+  // only park on the wake (it evaluates no predicate until resumed): the oldest other one first.
+  waiter* oldest = nullptr;
+  waiter* oldest_free = nullptr;
+  for (waiter* w = m_head; w != nullptr; w = w->next) {
+    if (w == except) continue;
+    oldest = w;
+    const worker_state s = w->target->state();
+    if (s != worker_state::pausing && s != worker_state::paused) oldest_free = w;
+  }
+  waiter* pick = oldest_free != nullptr ? oldest_free : oldest;
+  if (pick == nullptr) return;
+  pick->chosen_alone.store(true, std::memory_order_release);
+  pick->target->wake_worker();
 }
 
 }  // namespace steward
@@ -1184,6 +1240,13 @@ void notifier::notify_one() noexcept {
 // totally ordered: if the producer's comes second it reads the waiter's count and wakes it; if
 // it comes first, the waiter's RMW reads from it, so the producer's change happens-before the
 // waiter's predicate. (A fence would do the same but ThreadSanitizer cannot check fences.)
+// notify_one() and pause: a pausing or paused worker evaluates no predicate until it is resumed,
+// so a notify_one() that lands on it would be used up while another waiter sleeps (a pool with
+// some threads paused then left queued tasks unstarted; found by a break-it review). So
+// notify_one() prefers the oldest waiter not pausing or paused, marks the one it chose
+// (chosen_alone), and a chosen worker that parks for a pause before evaluating its predicate, or
+// leaves the wait without evaluating it, passes the wake to another waiter. The mark is cleared
+// each time the predicate runs, which is when the wake is used.
 // NOTE-8: run_stop_callbacks() publishes k_done (and wakes) only after the call returned, so a
 // destructor on another thread that waits for k_done never frees the object under the call. A
 // callback that destroys its own stop_callback cannot be made safe that way (the invoker writes

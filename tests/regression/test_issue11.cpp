@@ -2,6 +2,7 @@
 // pause() racing shutdown(drain), submits racing shutdown(), a cancel racing a task's return,
 // a cancel that could not escalate a drain, pause() withdrawn by resume(), cancelled slots on a
 // paused pool, and handle generations that wrapped after 2^24 reuses of a slot.
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -377,4 +378,94 @@ TEST_CASE("issue11: pool a submit still in flight when a short cancel returns ca
     CHECK(c.submitted == outcomes(c));
   }
   MESSAGE("submits reported in flight at a cancel's return: " << reported_in_flight);
+}
+
+// A resume() landing while a pause() was posting its requests withdrew only those already
+// posted: the pause answered cancelled, and the threads asked later stayed paused for good.
+TEST_CASE("issue11: pool pause() racing resume() never leaves a thread paused (race)" *
+          doctest::timeout(240)) {
+  xorshift rng(1113);
+  constexpr int k_rounds = 2000;
+  int cancelled = 0;
+  for (int round = 0; round < k_rounds; ++round) {
+    auto p = started_pool<test_pool<3, 8>>();
+    std::atomic<int> ready{0};
+    const std::uint32_t delay = rng.next() % 20000U;
+    steward::result<void> paused{};
+    std::thread pauser([&] {
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+      paused = p->pause(k_ack);
+    });
+    std::thread resumer([&] {
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+      spin(delay);
+      CHECK(p->resume().has_value());
+    });
+    pauser.join();
+    resumer.join();
+    if (!paused) {
+      CHECK(paused.error() == errc::cancelled);
+      ++cancelled;
+      // Both calls returned and the pause lost: nothing may be left paused or pausing.
+      for (std::size_t t = 0; t < p->thread_count(); ++t) {
+        const auto st = p->thread_worker(t).state();
+        CHECK(st != steward::worker_state::paused);
+        CHECK(st != steward::worker_state::pausing);
+      }
+    } else {
+      CHECK(p->resume().has_value());
+    }
+    REQUIRE(p->submit([] {})->wait(k_ack).has_value());  // and the pool runs tasks
+  }
+  MESSAGE("pauses cancelled by the racing resume: " << cancelled);
+}
+
+// notify_one() could land on a thread that was pausing or paused: it parked on the wake while
+// the free thread slept, and the task stayed queued. Here one of two threads is paused
+// directly; every task must still run, on the other.
+TEST_CASE("issue11: pool tasks run on the free thread while another thread is paused" *
+          doctest::timeout(120)) {
+  auto p = started_pool<test_pool<2, 8>>();
+  for (std::size_t paused_thread = 0; paused_thread < 2; ++paused_thread) {
+    REQUIRE(p->thread_worker(paused_thread).pause(k_ack).has_value());
+    for (int i = 0; i < 20; ++i) {
+      auto h = p->submit([] {});
+      REQUIRE(h.has_value());
+      auto r = h->wait(k_ack);
+      REQUIRE(r.has_value());
+      CHECK(r->outcome == task_state::completed);
+    }
+    REQUIRE(p->thread_worker(paused_thread).resume().has_value());
+  }
+}
+
+// A submit refused because the pool had closed used to count itself in and out of the gate:
+// submitters hammering a closed pool kept the count above zero, so a drain could overrun its
+// deadline and a later report counted phantom submits in flight.
+TEST_CASE("issue11: pool submits refused by a closed pool never count as in flight" * doctest::timeout(120)) {
+  for (int round = 0; round < 40; ++round) {
+    auto p = started_pool<test_pool<2, 4>>();
+    auto closed = p->shutdown(shutdown_mode::drain, k_ack);
+    REQUIRE(closed.has_value());
+    CHECK(closed->hung_threads == 0);
+    std::atomic<bool> run{true};
+    std::vector<std::thread> hammer;
+    for (int s = 0; s < 4; ++s) {
+      hammer.emplace_back([&] {
+        while (run.load(std::memory_order_relaxed)) CHECK(p->submit([] {}).error() == errc::stopping);
+      });
+    }
+    for (int k = 0; k < 20; ++k) {
+      auto again = p->shutdown(shutdown_mode::cancel, steward::duration::zero());
+      REQUIRE(again.has_value());
+      CHECK(again->submits_in_flight == 0);  // nothing can be accepted after the close
+      CHECK(again->hung_threads == 0);
+    }
+    run.store(false);
+    for (auto& t : hammer) t.join();
+  }
 }

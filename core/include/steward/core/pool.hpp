@@ -18,6 +18,7 @@
 #include "steward/core/time.hpp"
 #include "steward/core/worker.hpp"
 #include "steward/platform/io.hpp"
+#include "steward/platform/mutex.hpp"
 
 namespace steward {
 
@@ -373,6 +374,10 @@ class pool_base {
   // Free-slot hand-off for blocking submits: bumped on every free, slept on by waiters.
   std::atomic<std::uint32_t> m_free_epoch{0};
   std::atomic<std::uint32_t> m_free_waiters{0};
+  // Orders pool-level pause() posting against resume(): a resume that lands while a pause is
+  // posting would otherwise withdraw only the requests already posted (a break-it review found
+  // threads left paused with nobody holding a pause). Held only while requests are posted.
+  platform::mutex m_control;
   // Written by submitters and cancellers; the pool threads count in their own pool_thread.
   alignas(64) std::atomic<std::uint32_t> m_gate{0};
   std::atomic<std::uint64_t> m_submitted{0};

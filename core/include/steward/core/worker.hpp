@@ -15,10 +15,10 @@
 #include "steward/core/lifecycle.hpp"
 #include "steward/core/liveness.hpp"
 #include "steward/core/time.hpp"
+#include "steward/platform/clock.hpp"
 #include "steward/platform/io.hpp"
 #include "steward/platform/mutex.hpp"
 #include "steward/platform/park.hpp"
-#include "steward/platform/clock.hpp"
 #include "steward/platform/thread.hpp"
 
 namespace steward {
@@ -151,9 +151,17 @@ class notifier {
   struct waiter {
     worker* target{nullptr};
     waiter* next{nullptr};
+    notifier* owner{nullptr};         // set by attach()
+    waiter* next_of_worker{nullptr};  // the target's other attached nodes (its own thread only)
+    // Set by notify_one() on the waiter it chose, cleared when that worker evaluates its
+    // predicate. A worker that parks for a pause first passes the wake on (NOTE-7 in worker.cpp).
+    std::atomic<bool> chosen_alone{false};
   };
   void attach(waiter& w) noexcept;
   void detach(waiter& w) noexcept;
+  // notify_one() among the waiters other than `except`, preferring ones not pausing or paused.
+  void notify_one_except(const waiter* except) noexcept;
+  void wake_one_locked(const waiter* except) noexcept;
 
   platform::mutex m_mutex;
   waiter* m_head{nullptr};
@@ -259,8 +267,8 @@ class worker {
   // started the worker again and that incarnation ended too, so the report it waited for was
   // replaced (the incarnation it stopped did end). Idle, stopped and failed workers return at
   // once. A zero timeout only posts the request and returns timeout unless it has ended already
-  // (so many workers can be asked at once and then waited for). Acts on the incarnation current when it takes the controller lock; a stop set then
-  // also forbids that incarnation's restart in place.
+  // (so many workers can be asked at once and then waited for). Acts on the incarnation current when it takes
+  // the controller lock; a stop set then also forbids that incarnation's restart in place.
   result<exit_report> stop(duration timeout) noexcept;
 
   // Waits until the current incarnation ends by itself (the body returned, or someone else
@@ -347,13 +355,16 @@ class worker {
   void retire_thread_locked() noexcept;
   void prefault_stack() noexcept;
   void end_park_accounting() noexcept;
+  void pass_on_single_wakes() noexcept;
   platform::park_status sleep_on_wake(std::uint32_t seen, time_point deadline, unsigned spins) noexcept;
   void begin_blocking() noexcept {
     beat();  // entering a wait is progress, and the wait counts as alive while it lasts
     m_wait.store(k_wait_blocked, std::memory_order_seq_cst);
   }
   // Only the worker's own thread writes the count: a load and a store, no read-modify-write.
-  void beat() noexcept { m_beats.store(m_beats.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void beat() noexcept {
+    m_beats.store(m_beats.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   // True when a controller parked this worker while it was blocked: it must pass through park().
   [[nodiscard]] bool end_blocking() noexcept {
     return m_wait.exchange(k_wait_none, std::memory_order_seq_cst) == k_wait_proxied;
@@ -368,13 +379,15 @@ class worker {
   result<void> checkpoint_slow() noexcept;
   result<void> wait_loop(ready_fn ready, void* arg, time_point deadline) noexcept;
   result<platform::io_events> wait_fd(int fd, platform::io_interest interest, time_point deadline) noexcept;
-  result<wait_any_result> wait_any(const wait_source* sources, std::size_t count, time_point deadline) noexcept;
+  result<wait_any_result> wait_any(const wait_source* sources, std::size_t count,
+                                   time_point deadline) noexcept;
 
   // Control word: low 8 bits worker_state, k_stop_flag when a stop was requested. Controllers
   // park on it waiting for acknowledgements; the checkpoint fast path is one acquire load of it.
   std::atomic<std::uint32_t> m_ctrl;
   // Wake word: the worker parks on it in every steward wait; bumped by whoever wakes it.
   std::atomic<std::uint32_t> m_wake{0};
+  notifier::waiter* m_attached{nullptr};  // this worker's notifier waits (its own thread only)
   std::atomic<std::uint32_t> m_generation{0};
   std::uint32_t m_issued_generation{0};  // last number handed out; never reused (under m_mutex)
   std::atomic<std::uint32_t> m_ctrl_waiters{0};
@@ -409,7 +422,7 @@ class worker {
   // Parks in this incarnation: counted by whoever acknowledges one (the worker, or a controller
   // on behalf of a worker blocked in a wait).
   std::atomic<std::uint32_t> m_parks{0};
-  bool m_reporting{false};    // the worker's thread is running its exit hooks; worker thread only
+  bool m_reporting{false};  // the worker's thread is running its exit hooks; worker thread only
   std::atomic<std::int64_t> m_parked_total_ns{0};
   std::atomic<std::int64_t> m_parked_since_ns{0};  // 0 when not parked
   bool m_shut_down{false};
@@ -487,7 +500,8 @@ class worker_context {
   // safe point like every other wait. Returns: the lowest ready source and its events; timeout;
   // stop_requested; io_error (value = fd) for a bad descriptor; invalid_argument for 0 or more
   // than k_max_wait_sources sources.
-  result<wait_any_result> wait_any(const wait_source* sources, std::size_t count, time_point deadline) noexcept;
+  result<wait_any_result> wait_any(const wait_source* sources, std::size_t count,
+                                   time_point deadline) noexcept;
   template <std::size_t N>
   result<wait_any_result> wait_any(const wait_source (&sources)[N], time_point deadline) noexcept {
     return wait_any(sources, N, deadline);
@@ -598,7 +612,7 @@ class stop_callback {
   inplace_function<void(), config::cleanup_storage_bytes> m_fn;
   stop_callback* m_next{nullptr};
   std::atomic<std::uint32_t> m_state{k_waiting};  // futex word for a waiting destructor
-  const void* m_runner{nullptr};                   // the thread-identity of the invoker
+  const void* m_runner{nullptr};                  // the thread-identity of the invoker
 };
 
 }  // namespace steward
