@@ -772,6 +772,9 @@ result<void> worker::park() noexcept {
         continue;
       }
       case worker_state::paused:
+        // A notify_one() that chose this worker between a resume and a new pause (state() said
+        // running for a moment) would wait here with it until the next resume: pass it on.
+        pass_on_single_wakes();
         sleep_on_wake(seen, never, k_park_spins);
         continue;
       case worker_state::stopping:
@@ -805,7 +808,9 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
       continue;
     }
     for (notifier::waiter* n = m_attached; n != nullptr; n = n->next_of_worker) {
-      n->chosen_alone.store(false, std::memory_order_relaxed);  // used now: the predicate runs
+      // Used now: the predicate runs. An RMW, so that it is not reordered after the predicate's
+      // loads (a plain store could be, and a wake set meanwhile would be cleared unseen).
+      n->chosen_alone.exchange(false, std::memory_order_acq_rel);
     }
     if (ready != nullptr && ready(arg)) return {};
     if (deadline_passed) return fail(errc::timeout, name());
@@ -820,9 +825,14 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
 
 // A notify_one() that chose this worker, which now parks for a pause instead of evaluating its
 // predicate, goes to another waiter of that notifier (NOTE-7).
+// Only to a waiter free to use it (not pausing or paused, no wake pending): passing among paused
+// waiters would bounce the wake between them. With none free the mark stays here; a waiter that
+// is resumed evaluates its predicate anyway, and so does this one.
 void worker::pass_on_single_wakes() noexcept {
   for (notifier::waiter* n = m_attached; n != nullptr; n = n->next_of_worker) {
-    if (n->chosen_alone.exchange(false, std::memory_order_acq_rel)) n->owner->notify_one_except(n);
+    if (n->chosen_alone.exchange(false, std::memory_order_acq_rel) && !n->owner->pass_on(*n)) {
+      n->chosen_alone.store(true, std::memory_order_release);
+    }
   }
 }
 
@@ -873,6 +883,7 @@ class worker::attached_nodes {
   }
   attached_nodes(const attached_nodes&) = delete;
   attached_nodes& operator=(const attached_nodes&) = delete;
+  [[nodiscard]] notifier::waiter& at(std::size_t i) noexcept { return m_nodes[i]; }
   void attach(notifier& n, worker* target) noexcept {
     m_nodes[m_count].target = target;
     m_notifiers[m_count] = &n;
@@ -918,13 +929,13 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
       STEWARD_TRY(park());
       continue;
     }
-    for (notifier::waiter* n = m_attached; n != nullptr; n = n->next_of_worker) {
-      n->chosen_alone.store(false, std::memory_order_relaxed);  // used now: the predicates run
-    }
+    // Each source's mark is cleared just before its own predicate runs: returning for an earlier
+    // source leaves a later one's mark set, and detach() passes that wake on.
+    std::size_t node = 0;
     for (std::size_t i = 0; i < count; ++i) {
-      if (sources[i].m_kind == wait_source::kind::notified && sources[i].m_ready(sources[i].m_ready_arg)) {
-        return wait_any_result{i, {}};
-      }
+      if (sources[i].m_kind != wait_source::kind::notified) continue;
+      nodes.at(node++).chosen_alone.exchange(false, std::memory_order_acq_rel);
+      if (sources[i].m_ready(sources[i].m_ready_arg)) return wait_any_result{i, {}};
     }
     if (deadline_passed) return fail(errc::timeout, name());
     if (fd_count == 0) {
@@ -1166,7 +1177,8 @@ void notifier::detach(waiter& w) noexcept {
   }
   // Chosen by notify_one() but leaving without having used it (a stop, a timeout, or another
   // source of a wait_any): pass it on, so the notification is not lost.
-  if (w.chosen_alone.exchange(false, std::memory_order_acq_rel)) wake_one_locked(&w);
+  if (w.chosen_alone.exchange(false, std::memory_order_acq_rel))
+    static_cast<void>(wake_one_locked(&w, false));
 }
 
 void notifier::notify_all() noexcept {
@@ -1179,29 +1191,35 @@ void notifier::notify_all() noexcept {
 
 void notifier::notify_one() noexcept {
   if (m_waiting.fetch_add(0, std::memory_order_acq_rel) == 0) return;  // NOTE-7
-  notify_one_except(nullptr);
-}
-
-void notifier::notify_one_except(const waiter* except) noexcept {
   platform::lock_guard lock(m_mutex);
-  wake_one_locked(except);
+  static_cast<void>(wake_one_locked(nullptr, false));
 }
 
-void notifier::wake_one_locked(const waiter* except) noexcept {
-  // attach() pushes at the head: the tail has waited longest. A worker pausing or paused would
-  // only park on the wake (it evaluates no predicate until resumed): the oldest other one first.
-  waiter* oldest = nullptr;
-  waiter* oldest_free = nullptr;
+bool notifier::pass_on(waiter& from) noexcept {
+  platform::lock_guard lock(m_mutex);
+  return wake_one_locked(&from, true);
+}
+
+bool notifier::wake_one_locked(const waiter* except, bool only_free) noexcept {
+  // attach() pushes at the head: the tail has waited longest. In order of preference, the
+  // oldest waiter that: has no wake pending from an earlier notify_one() and is not pausing or
+  // paused (it evaluates no predicate until resumed); has no wake pending; any. Skipping those
+  // already chosen makes two notify_one() calls wake two waiters, as with a condition variable.
+  waiter* best[3] = {nullptr, nullptr, nullptr};
   for (waiter* w = m_head; w != nullptr; w = w->next) {
     if (w == except) continue;
-    oldest = w;
+    best[2] = w;
+    if (w->chosen_alone.load(std::memory_order_acquire)) continue;
+    best[1] = w;
     const worker_state s = w->target->state();
-    if (s != worker_state::pausing && s != worker_state::paused) oldest_free = w;
+    if (s != worker_state::pausing && s != worker_state::paused) best[0] = w;
   }
-  waiter* pick = oldest_free != nullptr ? oldest_free : oldest;
-  if (pick == nullptr) return;
+  waiter* pick = best[0] != nullptr ? best[0] : best[1] != nullptr ? best[1] : best[2];
+  if (only_free) pick = best[0];
+  if (pick == nullptr) return false;
   pick->chosen_alone.store(true, std::memory_order_release);
   pick->target->wake_worker();
+  return true;
 }
 
 }  // namespace steward
@@ -1244,9 +1262,14 @@ void notifier::wake_one_locked(const waiter* except) noexcept {
 // so a notify_one() that lands on it would be used up while another waiter sleeps (a pool with
 // some threads paused then left queued tasks unstarted; found by a break-it review). So
 // notify_one() prefers the oldest waiter not pausing or paused, marks the one it chose
-// (chosen_alone), and a chosen worker that parks for a pause before evaluating its predicate, or
-// leaves the wait without evaluating it, passes the wake to another waiter. The mark is cleared
-// each time the predicate runs, which is when the wake is used.
+// (chosen_alone), and a chosen worker that parks for a pause before evaluating its predicate
+// (also when it is paused again inside park(), after a resume made it look free), or leaves the
+// wait without evaluating it, passes the wake to another waiter. It passes only to a waiter free
+// to use it, so a wake never bounces between paused waiters; with none free the mark stays, and
+// every waiter evaluates its predicate when resumed anyway. notify_one() skips waiters already
+// marked, so two calls wake two waiters. The mark is cleared (an RMW, ordered before the
+// predicate's loads) just before that waiter's predicate runs; in a wait_any() each source's own
+// mark, so returning for one source leaves another's to be passed on at detach.
 // NOTE-8: run_stop_callbacks() publishes k_done (and wakes) only after the call returned, so a
 // destructor on another thread that waits for k_done never frees the object under the call. A
 // callback that destroys its own stop_callback cannot be made safe that way (the invoker writes

@@ -469,3 +469,137 @@ TEST_CASE("issue11: pool submits refused by a closed pool never count as in flig
     for (auto& t : hammer) t.join();
   }
 }
+
+// ---------------------------------------------------------------- notify_one() and pause
+// Found by the re-review of the notifier fix: a unit of work announced with notify_one() must
+// reach a waiter that can use it, while another waiter sits idle.
+namespace {
+
+struct one_shot_world {
+  steward::notifier work;
+  steward::notifier hold;  // a taker waits here (for ever) with its unit, so it takes one only
+  std::atomic<int> pending{0};
+  std::atomic<int> taken{0};
+  std::atomic<int> flag_b{0};
+  std::atomic<int> waiting[2]{};
+  bool take() {
+    int p = pending.load();
+    while (p > 0) {
+      if (pending.compare_exchange_weak(p, p - 1)) return true;
+    }
+    return false;
+  }
+};
+
+// A worker that takes one unit from `work` (or returns for `other` in a wait_any), then holds.
+steward::worker_body taker(one_shot_world& w, int id, steward::notifier* other) {
+  return [&w, id, other](steward::worker_context& ctx) -> steward::result<void> {
+    w.waiting[id].store(1);
+    if (other != nullptr) {
+      auto on_b = [&w] { return w.flag_b.load() != 0; };
+      auto on_work = [&w] { return w.take(); };
+      steward::wait_source sources[] = {steward::wait_source::notified(*other, on_b),
+                                        steward::wait_source::notified(w.work, on_work)};
+      auto r = ctx.wait_any(sources, 2, steward::never);
+      if (!r) return steward::fail(r.error());
+      if (r->index == 1) w.taken.fetch_add(1);
+    } else {
+      STEWARD_TRY(ctx.wait_until(
+          w.work, [&w] { return w.take(); }, steward::never));
+      w.taken.fetch_add(1);
+    }
+    w.waiting[id].store(0);
+    return ctx.wait_until(
+        w.hold, [] { return false; }, steward::never);
+  };
+}
+
+}  // namespace
+
+TEST_CASE("issue11: notifier two notify_one() calls wake two waiters" * doctest::timeout(120)) {
+  for (int round = 0; round < 20; ++round) {
+    one_shot_world w;
+    steward::worker_config c1{"taker1", taker(w, 0, nullptr)};
+    steward::worker_config c2{"taker2", taker(w, 1, nullptr)};
+    auto w1 = make_worker(c1);
+    auto w2 = make_worker(c2);
+    REQUIRE(w1->start().has_value());
+    REQUIRE(w2->start().has_value());
+    REQUIRE(eventually([&] { return w.waiting[0].load() == 1 && w.waiting[1].load() == 1; }));
+    w.pending.fetch_add(2);
+    w.work.notify_one();
+    w.work.notify_one();
+    CHECK(eventually([&] { return w.pending.load() == 0; }));  // each taker takes one and holds
+    CHECK(w1->stop(k_ack).has_value());
+    CHECK(w2->stop(k_ack).has_value());
+  }
+}
+
+TEST_CASE("issue11: notifier a wait_any() that returns for another source passes the wake on" *
+          doctest::timeout(120)) {
+  for (int round = 0; round < 20; ++round) {
+    one_shot_world w;
+    steward::notifier b;
+    steward::worker_config c1{"any", taker(w, 0, &b)};
+    steward::worker_config c2{"plain", taker(w, 1, nullptr)};
+    auto w1 = make_worker(c1);
+    auto w2 = make_worker(c2);
+    REQUIRE(w1->start().has_value());
+    REQUIRE(eventually([&] { return w.waiting[0].load() == 1; }));
+    REQUIRE(w2->start().has_value());
+    REQUIRE(eventually([&] { return w.waiting[1].load() == 1; }));
+    w.flag_b.store(1);  // ready, not notified: the wait_any returns for it when woken
+    w.pending.fetch_add(1);
+    w.work.notify_one();
+    CHECK(eventually([&] { return w.pending.load() == 0; }));
+    CHECK(w1->stop(k_ack).has_value());
+    CHECK(w2->stop(k_ack).has_value());
+  }
+}
+
+TEST_CASE("issue11: notifier a waiter chosen between a resume and a new pause passes the wake on (race)" *
+          doctest::timeout(240)) {
+  for (int round = 0; round < 50; ++round) {
+    one_shot_world w;
+    // W1 parks inside park() itself (not proxied while blocked): its first predicate holds it
+    // until the pause request has landed.
+    std::atomic<int> in_predicate{0};
+    std::atomic<int> let_go{0};
+    steward::worker_config c1{"repaused", [&](steward::worker_context& ctx) -> steward::result<void> {
+                                bool first = true;
+                                STEWARD_TRY(ctx.wait_until(
+                                    w.work,
+                                    [&] {
+                                      if (first) {
+                                        first = false;
+                                        in_predicate.store(1);
+                                        while (let_go.load() == 0) std::this_thread::yield();
+                                        return false;
+                                      }
+                                      return w.take();
+                                    },
+                                    steward::never));
+                                w.taken.fetch_add(1);
+                                return ctx.wait_until(
+                                    w.hold, [] { return false; }, steward::never);
+                              }};
+    steward::worker_config c2{"free", taker(w, 1, nullptr)};
+    auto w1 = make_worker(c1);
+    auto w2 = make_worker(c2);
+    REQUIRE(w1->start().has_value());
+    REQUIRE(eventually([&] { return in_predicate.load() == 1; }));
+    REQUIRE(w2->start().has_value());
+    REQUIRE(eventually([&] { return w.waiting[1].load() == 1; }));
+    static_cast<void>(w1->pause(steward::duration::zero()));  // posted while it runs its predicate
+    let_go.store(1);
+    REQUIRE(w1->wait_paused(k_ack).has_value());  // parked in park()
+    REQUIRE(w1->resume().has_value());
+    w.pending.fetch_add(1);
+    w.work.notify_one();  // W1 reads as running: chosen, while its thread is still in park()
+    static_cast<void>(w1->pause(steward::duration::zero()));   // and paused again at once
+    CHECK(eventually([&] { return w.pending.load() == 0; }));  // the free taker gets it
+    REQUIRE(w1->resume().has_value());
+    CHECK(w1->stop(k_ack).has_value());
+    CHECK(w2->stop(k_ack).has_value());
+  }
+}

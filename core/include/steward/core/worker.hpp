@@ -159,9 +159,10 @@ class notifier {
   };
   void attach(waiter& w) noexcept;
   void detach(waiter& w) noexcept;
-  // notify_one() among the waiters other than `except`, preferring ones not pausing or paused.
-  void notify_one_except(const waiter* except) noexcept;
-  void wake_one_locked(const waiter* except) noexcept;
+  // Hands a wake that `from` cannot use to a waiter free to use it. Returns: whether one took it.
+  bool pass_on(waiter& from) noexcept;
+  // Under m_mutex: wakes one waiter other than `except` (only a free one if `only_free`).
+  bool wake_one_locked(const waiter* except, bool only_free) noexcept;
 
   platform::mutex m_mutex;
   waiter* m_head{nullptr};
