@@ -211,9 +211,30 @@ result<std::uint32_t> pool_base::acquire_slot(const submit_options& opts) noexce
   return slot;
 }
 
+bool pool_base::take_slot_being_freed(std::uint32_t& slot) noexcept {
+  // A slot whose outcome may already be seen is on its way back (a few instructions, unless that
+  // thread is preempted): wait for it, spinning first, then in short timed sleeps (no wake-up is
+  // owed, so the freeing thread's fast path stays free of system calls).
+  for (std::size_t t = 0; t < m_thread_count; ++t) {
+    std::atomic<std::uint32_t>& freeing = m_storage.threads[t].freeing;
+    for (unsigned spin = 0; freeing.load(std::memory_order_acquire) != 0; ++spin) {
+      if (m_storage.free_slots->try_pop(slot)) return true;
+      if (spin < k_submit_spins) {
+        platform::cpu_relax();
+        continue;
+      }
+      auto soon = platform::deadline_after(std::chrono::microseconds(50));
+      if (!soon) break;
+      static_cast<void>(platform::park_wait(freeing, 1, *soon));
+    }
+  }
+  return m_storage.free_slots->try_pop(slot);
+}
+
 result<std::uint32_t> pool_base::take_free_slot(const submit_options& opts) noexcept {
   std::uint32_t slot = 0;
   if (m_storage.free_slots->try_pop(slot)) return slot;
+  if (take_slot_being_freed(slot)) return slot;
   if (opts.block_for <= duration::zero()) return fail(errc::queue_full, opts.name);
   auto deadline = platform::deadline_after(opts.block_for);
   if (!deadline) return fail(deadline.error());
@@ -402,9 +423,13 @@ void pool_base::run_one(worker_context& ctx, std::size_t t, std::uint32_t slot) 
     final_state = task_state::failed;
     err = error{errc::cleanup_failed, cleanup.failed, name};
   }
+  // From before the outcome is visible until the slot is free again (take_free_slot()): a caller
+  // that saw the outcome without sleeping (wait() found it at once) must find the slot free.
+  thread.freeing.store(1, std::memory_order_release);
   const bool waited_for = finish(thread, s, gen, final_state, err, cleanup, detail);
   // Free first, then wake: a waiter woken by the outcome finds the slot free for its next submit.
   free_slot(slot);
+  thread.freeing.store(0, std::memory_order_release);
   if (waited_for) platform::park_wake_all(s.outcome_seq);
 }
 

@@ -173,6 +173,10 @@ struct alignas(64) pool_thread {
   std::atomic<std::uint64_t> completed{0};
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> stopped{0};
+  // 1 from just before a task's outcome is published until its slot is back on the free list:
+  // a submit that finds no free slot meanwhile waits for it (its caller may have seen the
+  // outcome already, and must find the slot free).
+  std::atomic<std::uint32_t> freeing{0};
 };
 
 }  // namespace detail
@@ -344,6 +348,8 @@ class pool_base {
     return (g & k_phase_mask) != 0 && g < k_one_submit;
   }
   result<std::uint32_t> take_free_slot(const submit_options& opts) noexcept;
+  // No free slot: waits for one a pool thread is freeing right now. Returns: whether it got one.
+  bool take_slot_being_freed(std::uint32_t& slot) noexcept;
   // Counts a submit out. Returns: the gate before.
   std::uint32_t end_submit() noexcept;
   // Waits until no submit is in flight. Returns: whether none is (false: the deadline passed).
