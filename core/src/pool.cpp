@@ -211,7 +211,7 @@ result<std::uint32_t> pool_base::acquire_slot(const submit_options& opts) noexce
   return slot;
 }
 
-bool pool_base::take_slot_being_freed(std::uint32_t& slot) noexcept {
+bool pool_base::take_slot_being_freed(std::uint32_t& slot) const noexcept {
   // A slot whose outcome may already be seen is on its way back (a few instructions, unless that
   // thread is preempted): wait for it, spinning first, then in short timed sleeps (no wake-up is
   // owed, so the freeing thread's fast path stays free of system calls).

@@ -349,7 +349,7 @@ class pool_base {
   }
   result<std::uint32_t> take_free_slot(const submit_options& opts) noexcept;
   // No free slot: waits for one a pool thread is freeing right now. Returns: whether it got one.
-  bool take_slot_being_freed(std::uint32_t& slot) noexcept;
+  bool take_slot_being_freed(std::uint32_t& slot) const noexcept;
   // Counts a submit out. Returns: the gate before.
   std::uint32_t end_submit() noexcept;
   // Waits until no submit is in flight. Returns: whether none is (false: the deadline passed).
