@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "sim_support.hpp"
 #include "steward/core/worker.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/platform/sim.hpp"
@@ -103,7 +104,6 @@ struct world {
 };
 
 world* g_world = nullptr;  // the run in progress (one at a time)
-alignas(64) unsigned char g_controller_stacks[k_controllers][k_stack];
 
 std::uint64_t draw(std::uint64_t n) {
   return sim::draw() % n;
@@ -306,17 +306,6 @@ void control(world& w, int steps, int id) {
   }
 }
 
-struct controller_arg {
-  world* w;
-  int steps;
-  int id;
-};
-
-void controller_entry(void* arg) noexcept {
-  auto* a = static_cast<controller_arg*>(arg);
-  control(*a->w, a->steps, a->id);
-}
-
 // Everything stops (no faults now): each worker's incarnation ends and its registrations are
 // all released. A body in a stretch without a safe point needs a few stop attempts.
 void teardown(world& w) {
@@ -377,22 +366,9 @@ void sim_main(void* arg) {
     w.slots[i].w = std::make_unique<sim_worker>(cfg);
   }
   sim::set_faults(true);
-  controller_arg args[k_controllers];
-  steward::platform::thread_handle threads[k_controllers];
   const int share = w.steps / k_controllers;
-  for (int c = 1; c < k_controllers; ++c) {
-    args[c] = controller_arg{&w, share, c};
-    const steward::platform::thread_params params{"ctl", g_controller_stacks[c], k_stack, {}};
-    // Thread creation is a fault point too: a refused controller leaves its share to the others.
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (steward::platform::create_thread(threads[c], params, &controller_entry, &args[c])) break;
-    }
-  }
-  control(w, w.steps - 2 * share, 0);
-  for (int c = 1; c < k_controllers; ++c) {
-    if (threads[c].joinable() && !steward::platform::join_thread(threads[c]))
-      w.violation("join controller", c, 0);
-  }
+  auto share_of = [&w, share](int id) { control(w, id == 0 ? w.steps - 2 * share : share, id); };
+  if (run_sim_controllers(k_controllers, share_of) != 0) w.violation("join controller", 0, 0);
   sim::set_faults(false);
   teardown(w);
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "sim_support.hpp"
 #include "steward/core/pool.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/platform/sim.hpp"
@@ -98,8 +99,6 @@ struct pool_world {
     log += line;
   }
 };
-
-alignas(64) unsigned char g_stacks[k_controllers][k_stack];
 
 steward::result<void> task_body(steward::task_context& ctx, pool_world* w) {
   const std::uint64_t rec = w->acquired++ % sizeof w->held;
@@ -259,17 +258,6 @@ void pool_control(pool_world& w, int id, int steps) {
   }
 }
 
-struct pool_arg {
-  pool_world* w;
-  int id;
-  int steps;
-};
-
-void pool_controller(void* arg) noexcept {
-  auto* a = static_cast<pool_arg*>(arg);
-  pool_control(*a->w, a->id, a->steps);
-}
-
 struct pool_result {
   std::uint64_t violations{0};
   std::string first;
@@ -284,19 +272,8 @@ void pool_main(void* arg) {
   w.pool = std::make_unique<sim_pool>("simpool");
   REQUIRE(w.pool->start(1s).has_value());
   sim::set_faults(true);
-  pool_arg args[k_controllers];
-  steward::platform::thread_handle threads[k_controllers];
-  for (int c = 1; c < k_controllers; ++c) {
-    args[c] = pool_arg{&w, c, 40};
-    const steward::platform::thread_params params{"ctl", g_stacks[c], k_stack, {}};
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (steward::platform::create_thread(threads[c], params, &pool_controller, &args[c])) break;
-    }
-  }
-  pool_control(w, 0, 40);
-  for (int c = 1; c < k_controllers; ++c) {
-    if (threads[c].joinable() && !steward::platform::join_thread(threads[c])) w.violation("join controller");
-  }
+  auto share_of = [&w](int id) { pool_control(w, id, 40); };
+  if (run_sim_controllers(k_controllers, share_of) != 0) w.violation("join controller");
   sim::set_faults(false);
   auto final_report = w.pool->shutdown(steward::shutdown_mode::cancel, 1s);
   if (!final_report) {

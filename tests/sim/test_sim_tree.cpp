@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "sim_support.hpp"
 #include "steward/platform/clock.hpp"
 #include "steward/platform/sim.hpp"
 #include "steward/platform/thread.hpp"
@@ -76,7 +77,6 @@ struct tree_world {
 };
 
 tree_world* g_tree = nullptr;
-alignas(64) unsigned char g_stacks[k_controllers][k_stack];
 const char* const k_ids[k_workers] = {"perm", "trans", "a", "b"};
 
 steward::result<void> tree_body(steward::worker_context& ctx, int index) {
@@ -204,16 +204,6 @@ void tree_control(tree_world& t, int steps) {
   }
 }
 
-struct tree_arg {
-  tree_world* t;
-  int steps;
-};
-
-void tree_controller(void* arg) noexcept {
-  auto* a = static_cast<tree_arg*>(arg);
-  tree_control(*a->t, a->steps);
-}
-
 struct tree_result {
   std::uint64_t violations{0};
   std::string first;
@@ -248,19 +238,8 @@ void tree_main(void* arg) {
   t.tree = std::make_unique<steward::supervision_tree<k_stack>>(t.root);
   sim::set_faults(true);
   static_cast<void>(t.tree->start());
-  tree_arg args[k_controllers];
-  steward::platform::thread_handle threads[k_controllers];
-  for (int c = 1; c < k_controllers; ++c) {
-    args[c] = tree_arg{&t, 40};
-    const steward::platform::thread_params params{"ctl", g_stacks[c], k_stack, {}};
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (steward::platform::create_thread(threads[c], params, &tree_controller, &args[c])) break;
-    }
-  }
-  tree_control(t, 40);
-  for (int c = 1; c < k_controllers; ++c) {
-    if (threads[c].joinable() && !steward::platform::join_thread(threads[c])) t.violation("join controller");
-  }
+  auto share_of = [&t](int /*id*/) { tree_control(t, 40); };
+  if (run_sim_controllers(k_controllers, share_of) != 0) t.violation("join controller");
   sim::set_faults(false);
   auto stopped = t.tree->stop();
   if (!stopped && stopped.error() != errc::not_running) t.violation("final stop failed");
