@@ -808,9 +808,11 @@ result<void> worker::wait_loop(ready_fn ready, void* arg, time_point deadline) n
       continue;
     }
     for (notifier::waiter* n = m_attached; n != nullptr; n = n->next_of_worker) {
-      // Used now: the predicate runs. An RMW, so that it is not reordered after the predicate's
-      // loads (a plain store could be, and a wake set meanwhile would be cleared unseen).
-      n->chosen_alone.exchange(false, std::memory_order_acq_rel);
+      // Used now: the predicate runs. Cleared with an RMW, so that it is not reordered after the
+      // predicate's loads (a plain store could be, and a wake set meanwhile would be cleared
+      // unseen); only when set, so an unmarked wait pays one load.
+      if (n->chosen_alone.load(std::memory_order_acquire))
+        n->chosen_alone.exchange(false, std::memory_order_acq_rel);
     }
     if (ready != nullptr && ready(arg)) return {};
     if (deadline_passed) return fail(errc::timeout, name());
@@ -934,7 +936,8 @@ result<wait_any_result> worker::wait_any(const wait_source* sources, std::size_t
     std::size_t node = 0;
     for (std::size_t i = 0; i < count; ++i) {
       if (sources[i].m_kind != wait_source::kind::notified) continue;
-      nodes.at(node++).chosen_alone.exchange(false, std::memory_order_acq_rel);
+      std::atomic<bool>& mark = nodes.at(node++).chosen_alone;
+      if (mark.load(std::memory_order_acquire)) mark.exchange(false, std::memory_order_acq_rel);
       if (sources[i].m_ready(sources[i].m_ready_arg)) return wait_any_result{i, {}};
     }
     if (deadline_passed) return fail(errc::timeout, name());
